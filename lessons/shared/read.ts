@@ -1,0 +1,38 @@
+// Reading helpers for lesson clients and tests. They wait for events, never
+// for a fixed time, because TCP may deliver bytes in any number of chunks.
+import { once } from 'node:events';
+import type net from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+
+/** Everything the peer sends until its FIN ('end'), as one Buffer. */
+export async function readAll(socket: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer | string) => chunks.push(Buffer.from(chunk)));
+  await once(socket, 'end');
+  return Buffer.concat(chunks);
+}
+
+/** Read text until `done(text)` is true; resolves with all text read so far. */
+export function readUntil(socket: net.Socket, done: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    // A decoder keeps a multi-byte character that was split across chunks whole.
+    const decoder = new StringDecoder('utf8');
+    const onData = (chunk: Buffer | string) => {
+      text += typeof chunk === 'string' ? chunk : decoder.write(chunk);
+      if (done(text)) finish();
+    };
+    const onEnd = () => finish(new Error(`peer ended before the expected text arrived; got ${JSON.stringify(text)}`));
+    const onError = (err: Error) => finish(err);
+    const finish = (err?: Error) => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      if (err) reject(err);
+      else resolve(text);
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+  });
+}

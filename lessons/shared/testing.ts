@@ -1,0 +1,74 @@
+// Small helpers for the lesson tests. Every server listens on port 0 on
+// 127.0.0.1, every handle is closed when its test ends, and nothing sleeps.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import type { TestContext } from 'node:test';
+
+export const HOST = '127.0.0.1';
+
+/**
+ * Wrap a callback that must run exactly `times` times before the test ends:
+ * zero calls or one too many fail the test (like Node's common.mustCall).
+ */
+export function mustCall<A extends unknown[], R>(
+  t: TestContext,
+  fn: (...args: A) => R = (() => undefined) as (...args: A) => R,
+  times = 1,
+): (...args: A) => R {
+  let calls = 0;
+  const where = new Error('mustCall').stack?.split('\n')[2]?.trim() ?? '';
+  t.after(() => assert.equal(calls, times, `callback expected ${times} call(s), got ${calls} (${where})`));
+  return (...args: A) => {
+    calls += 1;
+    return fn(...args);
+  };
+}
+
+/** A callback that must never run. */
+export function mustNotCall(name = 'callback'): (...args: unknown[]) => void {
+  return (...args) => assert.fail(`${name} must not be called (called with ${args.map(String).join(', ')})`);
+}
+
+/**
+ * Listen on port 0 on 127.0.0.1 and return the real port. When the test ends,
+ * every socket the server accepted is destroyed and the server is closed.
+ */
+export async function listen(t: TestContext, server: net.Server): Promise<number> {
+  const accepted = new Set<net.Socket>();
+  server.on('connection', (socket) => {
+    accepted.add(socket);
+    socket.once('close', () => accepted.delete(socket));
+  });
+  t.after(async () => {
+    for (const socket of accepted) socket.destroy();
+    if (server.listening) await new Promise((resolve) => server.close(resolve));
+  });
+  server.listen(0, HOST);
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Connect to 127.0.0.1:port; the socket is destroyed when the test ends. */
+export async function connect(
+  t: TestContext,
+  port: number,
+  options: Omit<net.NetConnectOpts, 'port' | 'host' | 'path'> = {},
+): Promise<net.Socket> {
+  const socket = net.connect({ ...options, port, host: HOST });
+  t.after(() => {
+    socket.destroy();
+  });
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, HOST);
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,0 +1,177 @@
+// Records what the client and the server did during one run and draws it as a
+// two-column timeline. Every row comes from an event seen in that very run.
+import type { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+
+export type Side = 'client' | 'server';
+
+export interface TimelineEvent {
+  /** milliseconds since the timeline started */
+  ms: number;
+  side: Side;
+  /** an event name (`data`) or a method call (`write()`) */
+  name: string;
+  detail: string;
+  /** true when something crosses the wire to the other side */
+  sends: boolean;
+}
+
+export interface TimelineOptions {
+  /** print every event as it happens (used by `--serve`) */
+  live?: boolean;
+  /** where live lines go; defaults to console.log */
+  print?: (line: string) => void;
+}
+
+/** Socket events worth showing, in the order a learner meets them. */
+export const SOCKET_EVENTS = [
+  'connect', 'ready', 'data', 'end', 'finish', 'drain', 'timeout', 'error', 'close',
+] as const;
+export type SocketEventName = (typeof SOCKET_EVENTS)[number];
+
+const COLUMN = 34; // width of the client column
+const GAP = 3;
+
+export class Timeline {
+  readonly events: TimelineEvent[] = [];
+  readonly #start = performance.now();
+  readonly #live: boolean;
+  readonly #print: (line: string) => void;
+
+  constructor(options: TimelineOptions = {}) {
+    this.#live = options.live ?? false;
+    this.#print = options.print ?? ((line) => console.log(line));
+  }
+
+  /** Record one event. Pass payloads through `describe()` first. */
+  add(side: Side, name: string, detail = '', sends = false): TimelineEvent {
+    const event: TimelineEvent = { ms: performance.now() - this.#start, side, name, detail, sends };
+    this.events.push(event);
+    if (this.#live) this.#print(liveLine(event));
+    return event;
+  }
+
+  client(name: string, detail?: string): TimelineEvent {
+    return this.add('client', name, detail);
+  }
+
+  server(name: string, detail?: string): TimelineEvent {
+    return this.add('server', name, detail);
+  }
+
+  /** Names of the recorded events of one side, in order (handy in tests). */
+  names(side: Side): string[] {
+    return this.events.filter((e) => e.side === side).map((e) => e.name);
+  }
+
+  /**
+   * Record a socket's events, and its write() and end() calls as arrows to the
+   * other side. Watching 'data' makes the socket flow, so leave it out of
+   * `events` when a lesson needs a socket that does not read.
+   */
+  watch(
+    socket: EventEmitter & { write: Function; end: Function },
+    side: Side,
+    events: readonly SocketEventName[] = SOCKET_EVENTS,
+  ): void {
+    for (const name of events) {
+      // Prepended, so the event is recorded before the lesson's own listeners react to it.
+      socket.prependListener(name, (arg?: unknown) => {
+        if (name === 'close') this.add(side, 'close', `hadError: ${arg === true}`);
+        else if (name === 'error') this.add(side, 'error', (arg as NodeJS.ErrnoException).code ?? String(arg));
+        else this.add(side, name, describe(arg));
+      });
+    }
+    const write = socket.write;
+    const end = socket.end;
+    socket.write = (...args: unknown[]) => {
+      this.add(side, 'write()', describe(args[0]), true);
+      return write.apply(socket, args);
+    };
+    socket.end = (...args: unknown[]) => {
+      const data = typeof args[0] === 'function' ? undefined : args[0];
+      if (data !== undefined) this.add(side, 'write()', describe(data), true);
+      this.add(side, 'end()', 'FIN', true);
+      return end.apply(socket, args);
+    };
+  }
+
+  /** Draw the whole timeline: time, client column, arrows, server column. */
+  render(): string {
+    const rows = [
+      `${'ms'.padStart(8)}  ${'client'.padEnd(COLUMN)}${' '.repeat(GAP)}server`,
+      `${'─'.repeat(8)}  ${'─'.repeat(COLUMN)}${' '.repeat(GAP)}${'─'.repeat(COLUMN)}`,
+    ];
+    for (const event of this.events) rows.push(row(event));
+    return rows.join('\n');
+  }
+}
+
+function row(event: TimelineEvent): string {
+  const time = event.ms.toFixed(1).padStart(8);
+  const text = `${event.name} ${event.detail}`.trimEnd();
+  if (event.side === 'client') {
+    const cell = fit(text, COLUMN - (event.sends ? 2 : 0));
+    if (!event.sends) return `${time}  ${cell}`.trimEnd();
+    // An arrow from the client's text across to the server column.
+    return `${time}  ${cell} ${'─'.repeat(COLUMN - width(cell) - 1 + GAP - 1)}▶`;
+  }
+  const cell = fit(text, COLUMN);
+  const lead = event.sends ? `◀${'─'.repeat(COLUMN + GAP - 2)} ` : ' '.repeat(COLUMN + GAP);
+  return `${time}  ${lead}${cell}`.trimEnd();
+}
+
+function liveLine(event: TimelineEvent): string {
+  const arrow = event.sends ? (event.side === 'client' ? ' ──▶' : ' ◀──') : '';
+  return `${event.ms.toFixed(1).padStart(8)}  ${event.side.padEnd(6)}${arrow}  ${event.name} ${event.detail}`.trimEnd();
+}
+
+/**
+ * Short, printable description of a payload:
+ * text as a quoted string with its byte count, binary as a byte count only.
+ */
+export function describe(detail: unknown): string {
+  if (detail === undefined || detail === null) return '';
+  if (typeof detail === 'string' || detail instanceof Uint8Array) {
+    const bytes = typeof detail === 'string' ? Buffer.from(detail) : Buffer.from(detail);
+    const text = typeof detail === 'string' ? detail : bytes.toString('utf8');
+    if (!isPrintable(text)) return `<${bytes.length} B binary>`;
+    return `${JSON.stringify(text.length > 18 ? `${text.slice(0, 17)}…` : text)} ${bytes.length} B`;
+  }
+  return String(detail);
+}
+
+function isPrintable(text: string): boolean {
+  // Control characters other than tab, CR and LF mean "this is not text".
+  return !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text);
+}
+
+/** Terminal width of a string: CJK characters take two cells. */
+export function width(text: string): number {
+  let cells = 0;
+  for (const ch of text) cells += isWide(ch.codePointAt(0) ?? 0) ? 2 : 1;
+  return cells;
+}
+
+function isWide(code: number): boolean {
+  return (
+    (code >= 0x1100 && code <= 0x115f) ||
+    (code >= 0x2e80 && code <= 0xa4cf) ||
+    (code >= 0xac00 && code <= 0xd7a3) ||
+    (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xfe30 && code <= 0xfe4f) ||
+    (code >= 0xff00 && code <= 0xff60) ||
+    (code >= 0xffe0 && code <= 0xffe6)
+  );
+}
+
+/** Cut or pad `text` to exactly `cells` terminal cells. */
+function fit(text: string, cells: number): string {
+  if (width(text) <= cells) return text + ' '.repeat(cells - width(text));
+  let out = '';
+  for (const ch of text) {
+    if (width(out + ch) > cells - 1) break;
+    out += ch;
+  }
+  return out + '…' + ' '.repeat(cells - 1 - width(out));
+}

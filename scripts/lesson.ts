@@ -1,0 +1,38 @@
+// `npm run lesson [id] [-- flags]`: list the lessons, or run one lesson's script.
+import { pathToFileURL } from 'node:url';
+import { LESSONS, findLesson, folderName, lessonDir, lessonIds } from '../lessons/catalog.ts';
+import { parseLessonArgs, usage, type FlagSpec, type LessonOptions } from '../lessons/shared/cli.ts';
+import { fail, report, reportCrashes } from './lib/report.ts';
+
+interface LessonModule {
+  main(opts: LessonOptions): Promise<void>;
+  flags?: Record<string, FlagSpec>;
+}
+
+const [id, ...rest] = process.argv.slice(2);
+
+if (id === undefined || id === '--list') {
+  console.log('Lessons (run one with: npm run lesson <number>):\n');
+  for (const lesson of LESSONS) {
+    console.log(`  ${lesson.id}  ${lesson.title.padEnd(20)} ${lesson.summary}`);
+  }
+} else {
+  const lesson = id.startsWith('-') ? undefined : findLesson(id);
+  if (!lesson) {
+    const valid = LESSONS.map((l) => l.id).join(', ');
+    fail(`there is no lesson "${id}": use a number (${valid}) or a name such as ${LESSONS[0].slug}; npm run lesson lists them all`);
+  }
+  reportCrashes(`lesson ${lesson.id}`);
+  try {
+    const url = pathToFileURL(`${lessonDir(lesson)}lesson.ts`).href;
+    const mod = (await import(url)) as LessonModule;
+    const opts = parseLessonArgs(rest, mod.flags);
+    if (opts === null) {
+      console.log(`npm run lesson ${lesson.id} -- [flags]   (${folderName(lesson)}, lessons ${lessonIds()})\n\n${usage(mod.flags)}`);
+    } else {
+      await mod.main(opts);
+    }
+  } catch (err) {
+    process.exitCode = report(err, `lesson ${lesson.id}`);
+  }
+}
