@@ -73,25 +73,29 @@ export class Timeline {
     socket: EventEmitter & { write: Function; end: Function },
     side: Side,
     events: readonly SocketEventName[] = SOCKET_EVENTS,
+    /** names the socket in every row ("A connect") when several share a side */
+    label?: string,
   ): void {
+    const add = (name: string, detail: string, sends = false) =>
+      this.add(side, label ? `${label} ${name}` : name, detail, sends);
     for (const name of events) {
       // Prepended, so the event is recorded before the lesson's own listeners react to it.
       socket.prependListener(name, (arg?: unknown) => {
-        if (name === 'close') this.add(side, 'close', `hadError: ${arg === true}`);
-        else if (name === 'error') this.add(side, 'error', (arg as NodeJS.ErrnoException).code ?? String(arg));
-        else this.add(side, name, describe(arg));
+        if (name === 'close') add('close', `hadError: ${arg === true}`);
+        else if (name === 'error') add('error', (arg as NodeJS.ErrnoException).code ?? String(arg));
+        else add(name, describe(arg));
       });
     }
     const write = socket.write;
     const end = socket.end;
     socket.write = (...args: unknown[]) => {
-      this.add(side, 'write()', describe(args[0]), true);
+      add('write()', describe(args[0]), true);
       return write.apply(socket, args);
     };
     socket.end = (...args: unknown[]) => {
       const data = typeof args[0] === 'function' ? undefined : args[0];
-      if (data !== undefined) this.add(side, 'write()', describe(data), true);
-      this.add(side, 'end()', 'FIN', true);
+      if (data !== undefined) add('write()', describe(data), true);
+      add('end()', 'FIN', true);
       return end.apply(socket, args);
     };
   }
@@ -122,8 +126,8 @@ function row(event: TimelineEvent): string {
 }
 
 function liveLine(event: TimelineEvent): string {
-  const arrow = event.sends ? (event.side === 'client' ? ' ──▶' : ' ◀──') : '';
-  return `${event.ms.toFixed(1).padStart(8)}  ${event.side.padEnd(6)}${arrow}  ${event.name} ${event.detail}`.trimEnd();
+  const to = event.sends ? `  ──▶ ${event.side === 'client' ? 'server' : 'client'}` : '';
+  return `${event.ms.toFixed(1).padStart(8)}  ${event.side.padEnd(6)}  ${`${event.name} ${event.detail}`.trimEnd()}${to}`;
 }
 
 /**

@@ -1,0 +1,100 @@
+// `--serve` for every lesson: it binds 127.0.0.1 only, a real nc can talk to
+// it, a client that resets cannot crash it, and Ctrl-C (SIGINT) closes it cleanly.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { describe, test, type TestContext } from 'node:test';
+import { LESSONS } from '../lessons/catalog.ts';
+import { HOST, connect } from '../lessons/shared/testing.ts';
+import { has, run, start } from './processes.ts';
+
+const LISTENING = /listening on (\S+):(\d+)\./;
+
+async function serve(t: TestContext, id: string, extra: string[] = []) {
+  const server = start(t, 'lesson.ts', [id, '--serve', ...extra]);
+  await server.waitFor(/Ctrl-C stops the server/); // the last line of the banner
+  const [, host, port] = server.stdout.match(LISTENING) ?? [];
+  return { server, host, port: Number(port) };
+}
+
+/** Ctrl-C: the process closes its server, prints so, and exits 0 by itself. */
+async function interrupt(server: ReturnType<typeof start>): Promise<void> {
+  server.child.kill('SIGINT');
+  const { code, stdout, stderr } = await server.finished;
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /server closed/);
+}
+
+describe('--serve', { concurrency: true }, () => {
+  for (const lesson of LESSONS) {
+    test(`lesson ${lesson.id}: binds 127.0.0.1, survives a reset, and stops on Ctrl-C`, async (t) => {
+      const { server, host, port } = await serve(t, lesson.id);
+      assert.equal(host, HOST);
+      assert.match(server.stdout, new RegExp(`nc ${HOST} ${port}`));
+      assert.match(server.stdout, new RegExp(`socat - TCP:${HOST}:${port}`));
+      if (has('ss')) {
+        const listeners = spawnSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).stdout;
+        assert.match(listeners, new RegExp(`\\s${HOST.replace(/\./g, '\\.')}:${port}\\s`), listeners);
+        assert.doesNotMatch(listeners, /\s(\*|0\.0\.0\.0|\[::\]):\d+\s/, listeners);
+      }
+      // A client that connects and resets must not take the server down.
+      const rude = await connect(t, port);
+      rude.resetAndDestroy();
+      await once(rude, 'close');
+      const polite = await connect(t, port);
+      polite.resume(); // read until the server's FIN, or 'close' never comes
+      polite.end();
+      await once(polite, 'close');
+      await interrupt(server);
+    });
+
+    test(`lesson ${lesson.id}: a real nc connects and the server logs it live`, { skip: !has('nc') && 'nc (netcat) is not installed' }, async (t) => {
+      const { server, port } = await serve(t, lesson.id);
+      const before = server.stdout.length;
+      const nc = spawn('nc', ['-N', '-w', '10', HOST, String(port)]);
+      t.after(() => nc.kill('SIGKILL'));
+      nc.stdout.resume();
+      nc.stdin.end('hello from nc\n');
+      const [code] = (await once(nc, 'close')) as [number | null];
+      assert.equal(code, 0, 'nc exits 0 when it could connect');
+      await server.waitFor(/server\s+\S/);
+      assert.ok(server.stdout.length > before, 'the server logged the connection');
+      await interrupt(server);
+    });
+  }
+});
+
+test('--serve ends open connections when stopped with Ctrl-C', async (t) => {
+  const { server, port } = await serve(t, '01');
+  const client = net.connect(port, HOST);
+  t.after(() => client.destroy());
+  client.resume();
+  await once(client, 'connect');
+  await server.waitFor(/connection/);
+  const ended = once(client, 'end');
+  server.child.kill('SIGINT');
+  await ended; // the server sent its FIN
+  client.end();
+  await interrupt(server);
+  assert.match(server.stdout, /ending 1 open connection/);
+});
+
+test('a port in use gives one line that suggests --port, and exit 1', async (t) => {
+  const blocker = net.createServer();
+  t.after(() => blocker.close());
+  blocker.listen(0, HOST);
+  await once(blocker, 'listening');
+  const { port } = blocker.address() as net.AddressInfo;
+  const { code, stdout, stderr } = await run(t, 'lesson.ts', ['01', '--serve', '--port', String(port)]);
+  assert.equal(code, 1);
+  assert.equal(stdout, '');
+  assert.equal(stderr.trim().split('\n').length, 1, stderr);
+  assert.match(stderr, new RegExp(`port ${port} is already in use.*--port`));
+});
+
+test('--host other than loopback is allowed, with a warning', async (t) => {
+  const { server } = await serve(t, '01', ['--host', '0.0.0.0']);
+  assert.match(server.stderr, /warning: listening on 0\.0\.0\.0, not loopback/);
+  await interrupt(server);
+});

@@ -1,0 +1,113 @@
+// Tests of the workbook itself: the catalog, the lesson folders, the README's
+// lesson table, and the `npm run lesson` runner.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import test from 'node:test';
+import { LESSONS, findLesson, folderName } from '../lessons/catalog.ts';
+import { ROOT, run } from './processes.ts';
+
+const LESSON_FILES = ['README.md', 'lesson.ts', 'lesson.test.ts'];
+
+function numberedFolders(): string[] {
+  return readdirSync(path.join(ROOT, 'lessons')).filter((name) => /^\d/.test(name)).sort();
+}
+
+/** A one-line error: no stack frames, no multi-line dumps. */
+function assertOneLine(stderr: string): void {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  assert.doesNotMatch(stderr, /^\s+at /m);
+}
+
+test('lesson numbers are two digits, contiguous from 01, and names are unique', () => {
+  LESSONS.forEach((lesson, index) => {
+    assert.equal(lesson.id, String(index + 1).padStart(2, '0'));
+    assert.match(lesson.slug, /^[a-z0-9]+(-[a-z0-9]+)*$/);
+  });
+  assert.equal(new Set(LESSONS.map((l) => l.slug)).size, LESSONS.length);
+});
+
+test('every numbered folder is in the catalog, and every catalog lesson has its folder', () => {
+  assert.deepEqual(numberedFolders(), LESSONS.map(folderName));
+});
+
+test('every lesson folder holds README.md, lesson.ts and lesson.test.ts', () => {
+  for (const lesson of LESSONS) {
+    for (const file of LESSON_FILES) {
+      assert.ok(existsSync(path.join(ROOT, 'lessons', folderName(lesson), file)), `${folderName(lesson)}/${file} is missing`);
+    }
+  }
+});
+
+test('every lesson README starts with its number and title', () => {
+  for (const lesson of LESSONS) {
+    const text = readFileSync(path.join(ROOT, 'lessons', folderName(lesson), 'README.md'), 'utf8');
+    assert.equal(text.split('\n')[0], `# ${lesson.id} · ${lesson.title}`);
+  }
+});
+
+test("the README's lesson table lists every lesson, in order, with a working link", () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const rows = [...readme.matchAll(/^\| (\d\d) \| \[([^\]]+)\]\(([^)]+)\) \|/gm)];
+  assert.deepEqual(
+    rows.map((r) => [r[1], r[2], r[3]]),
+    LESSONS.map((l) => [l.id, l.title, `lessons/${folderName(l)}/README.md`]),
+  );
+});
+
+test('findLesson accepts 3, 03, 03-name and name, and nothing else', () => {
+  for (const lesson of LESSONS) {
+    for (const id of [String(Number(lesson.id)), lesson.id, folderName(lesson), lesson.slug]) {
+      assert.equal(findLesson(id), lesson, `id ${id}`);
+    }
+  }
+  for (const bad of ['0', '99', '', 'nope', '01-wrong-name', '1.5']) assert.equal(findLesson(bad), undefined, `id ${bad}`);
+});
+
+test('npm run lesson without an id lists every lesson with its title', async (t) => {
+  const { code, stdout } = await run(t, 'lesson.ts', []);
+  assert.equal(code, 0);
+  for (const lesson of LESSONS) assert.match(stdout, new RegExp(`^\\s+${lesson.id}\\s+${lesson.title.replace(/'/g, '.')}\\s+\\S`, 'm'));
+});
+
+test('the runner accepts every id form (shown with --help)', async (t) => {
+  const lesson = LESSONS[2] ?? LESSONS[0];
+  const forms = [String(Number(lesson.id)), lesson.id, folderName(lesson), lesson.slug];
+  const results = await Promise.all(forms.map((id) => run(t, 'lesson.ts', [id, '--help'])));
+  for (const [i, { code, stdout }] of results.entries()) {
+    assert.equal(code, 0, `id ${forms[i]}`);
+    assert.match(stdout, new RegExp(`npm run lesson ${lesson.id} -- \\[flags\\]`));
+    assert.match(stdout, /--serve/);
+  }
+});
+
+test('an unknown lesson exits 2 with one line naming the valid ids', async (t) => {
+  const { code, stderr } = await run(t, 'lesson.ts', ['99']);
+  assert.equal(code, 2);
+  assertOneLine(stderr);
+  assert.match(stderr, /no lesson "99".*01/);
+});
+
+test('a bad flag exits 2 with one line listing the valid flags', async (t) => {
+  const { code, stderr } = await run(t, 'lesson.ts', ['01', '--bogus']);
+  assert.equal(code, 2);
+  assertOneLine(stderr);
+  assert.match(stderr, /unknown flag --bogus.*--serve.*--port/);
+});
+
+test('a bad port exits 2 with one line', async (t) => {
+  const { code, stderr } = await run(t, 'lesson.ts', ['01', '--port', '70000']);
+  assert.equal(code, 2);
+  assertOneLine(stderr);
+  assert.match(stderr, /--port must be a whole number from 0 to 65535/);
+});
+
+for (const lesson of LESSONS) {
+  test(`npm run lesson ${lesson.id} exits 0 and draws its timeline`, async (t) => {
+    const { code, stdout, stderr } = await run(t, 'lesson.ts', [lesson.id]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^\s+ms\s+client\s+server$/m, 'timeline header');
+    assert.match(stdout, /^\s+\d+\.\d\s+\S/m, 'at least one timed row');
+  });
+}
