@@ -156,7 +156,12 @@ function hostForClients(host: string): string {
  * until Ctrl-C. Then close the server and end every open socket before
  * resolving, so nothing is cut off mid-reply.
  */
-export async function serve(server: net.Server, opts: LessonOptions, note?: string): Promise<void> {
+export async function serve(
+  server: net.Server,
+  opts: LessonOptions,
+  /** extra advice printed under the commands; a function gets the real host and port */
+  note?: string | ((host: string, port: number) => string),
+): Promise<void> {
   if (!isLoopback(opts.host)) {
     console.warn(`warning: listening on ${opts.host}, not loopback: other machines may be able to connect`);
   }
@@ -174,7 +179,7 @@ export async function serve(server: net.Server, opts: LessonOptions, note?: stri
   console.log(`  nc ${host} ${port}`);
   console.log(`  telnet ${host} ${port}`);
   console.log(`  socat - TCP:${bracketed}:${port}`);
-  if (note) console.log(note);
+  if (note) console.log(typeof note === 'function' ? note(host, port) : note);
   console.log('Ctrl-C stops the server.\n');
 
   // A second Ctrl-C while we wait for peers means "stop now".

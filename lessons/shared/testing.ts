@@ -7,6 +7,35 @@ import type { TestContext } from 'node:test';
 
 export const HOST = '127.0.0.1';
 
+interface Pending {
+  cleanups: (() => unknown)[];
+  checks: (() => void)[];
+}
+const pending = new WeakMap<TestContext, Pending>();
+
+/**
+ * One after-hook per test: it runs every cleanup first (servers closed, sockets
+ * destroyed), and only then the mustCall counts. A failed count never skips a cleanup.
+ */
+function registry(t: TestContext): Pending {
+  let entry = pending.get(t);
+  if (!entry) {
+    const created: Pending = { cleanups: [], checks: [] };
+    entry = created;
+    pending.set(t, created);
+    t.after(async () => {
+      for (const cleanup of created.cleanups.reverse()) await cleanup();
+      for (const check of created.checks) check();
+    });
+  }
+  return entry;
+}
+
+/** Run `fn` when the test ends, before the mustCall counts are checked. */
+export function onCleanup(t: TestContext, fn: () => unknown): void {
+  registry(t).cleanups.push(fn);
+}
+
 /**
  * Wrap a callback that must run exactly `times` times before the test ends:
  * zero calls or one too many fail the test (like Node's common.mustCall).
@@ -18,7 +47,7 @@ export function mustCall<A extends unknown[], R>(
 ): (...args: A) => R {
   let calls = 0;
   const where = new Error('mustCall').stack?.split('\n')[2]?.trim() ?? '';
-  t.after(() => assert.equal(calls, times, `callback expected ${times} call(s), got ${calls} (${where})`));
+  registry(t).checks.push(() => assert.equal(calls, times, `callback expected ${times} call(s), got ${calls} (${where})`));
   return (...args: A) => {
     calls += 1;
     return fn(...args);
@@ -40,7 +69,7 @@ export async function listen(t: TestContext, server: net.Server): Promise<number
     accepted.add(socket);
     socket.once('close', () => accepted.delete(socket));
   });
-  t.after(async () => {
+  onCleanup(t, async () => {
     for (const socket of accepted) socket.destroy();
     if (server.listening) await new Promise((resolve) => server.close(resolve));
   });
@@ -56,9 +85,7 @@ export async function connect(
   options: Omit<net.NetConnectOpts, 'port' | 'host' | 'path'> = {},
 ): Promise<net.Socket> {
   const socket = net.connect({ ...options, port, host: HOST });
-  t.after(() => {
-    socket.destroy();
-  });
+  onCleanup(t, () => socket.destroy());
   await once(socket, 'connect');
   return socket;
 }
