@@ -76,6 +76,11 @@ function flagProblem(err: Error): string {
   if (missing) return `flag ${missing[1].split(',').pop()!.trim()} needs a value`;
   const positional = /Unexpected argument '([^']+)'/.exec(err.message);
   if (positional) return `unexpected argument ${positional[1]}`;
+  const ambiguous = /Option '([^']+?)' argument is ambiguous/.exec(err.message);
+  if (ambiguous) {
+    const flag = ambiguous[1].split(',').pop()!.trim().split(' ')[0];
+    return `flag ${flag} needs a value (write ${flag}=-1 for a value that starts with -)`;
+  }
   const boolean = /Option '([^']+?)' does not take an argument/.exec(err.message);
   if (boolean) return `flag ${boolean[1].split(',').pop()!.trim()} takes no value`;
   return err.message.split('\n')[0];

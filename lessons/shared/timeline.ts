@@ -115,10 +115,10 @@ function row(event: TimelineEvent): string {
   const time = event.ms.toFixed(1).padStart(8);
   const text = `${event.name} ${event.detail}`.trimEnd();
   if (event.side === 'client') {
-    const cell = fit(text, COLUMN - (event.sends ? 2 : 0));
-    if (!event.sends) return `${time}  ${cell}`.trimEnd();
+    if (!event.sends) return `${time}  ${fit(text, COLUMN)}`.trimEnd();
     // An arrow from the client's text across to the server column.
-    return `${time}  ${cell} ${'─'.repeat(COLUMN - width(cell) - 1 + GAP - 1)}▶`;
+    const cell = fit(text, COLUMN - 3).trimEnd();
+    return `${time}  ${cell} ${'─'.repeat(COLUMN - width(cell) + GAP - 2)}▶`;
   }
   const cell = fit(text, COLUMN);
   const lead = event.sends ? `◀${'─'.repeat(COLUMN + GAP - 2)} ` : ' '.repeat(COLUMN + GAP);

@@ -1,0 +1,302 @@
+// Lesson 05 — Nagle's algorithm: a request sent as two small writes, delayed
+// ACKs, and three ways out: setNoDelay(true), cork()/uncork(), one write.
+// Run: npm run lesson 05   (or: npm run lesson 05 -- --rounds 40, or -- --serve)
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { listening, positiveInt, serve, type FlagSpec, type LessonOptions } from '../shared/cli.ts';
+import { readUntil } from '../shared/read.ts';
+import { Timeline } from '../shared/timeline.ts';
+
+export const DEFAULT_ROUNDS = 20;
+export const flags: Record<string, FlagSpec> = {
+  rounds: { type: 'string', hint: '<n>', help: `measured round trips per variant (default ${DEFAULT_ROUNDS})` },
+};
+/** The timeline draws rounds until this many have stalled (the first rounds are fast)… */
+export const TRACED_STALLS = 2;
+/** …but never more rounds than this. */
+export const MAX_TRACED_ROUNDS = 6;
+/** A round "stalled" when its second write reached the server this late (ms): half of Linux's shortest delayed ACK. */
+export const STALL_MS = 20;
+/** Longest line we keep in memory; a client that never sends '\n' cannot fill it up. */
+export const MAX_LINE = 4096;
+
+/** The server's answer to one complete request line. */
+export function answer(line: string): string {
+  return line.startsWith('ping ') ? `pong ${line.slice('ping '.length)}\n` : 'send a line like: ping 1\n';
+}
+
+/**
+ * A request/reply server: it answers a request only once the whole line has
+ * arrived, like any server that cannot answer half a request.
+ */
+export function createPongServer(options: net.ServerOpts = {}): net.Server {
+  return net.createServer(options, (socket) => {
+    // Without an 'error' listener a client that resets would crash the process.
+    socket.on('error', () => {});
+    socket.setEncoding('utf8');
+    let pending = '';
+    socket.on('data', (text: string) => {
+      pending += text;
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) !== -1) {
+        const line = pending.slice(0, newline).replace(/\r$/, ''); // telnet ends lines with \r\n
+        pending = pending.slice(newline + 1);
+        socket.write(answer(line));
+      }
+      if (pending.length > MAX_LINE) socket.end(`line longer than ${MAX_LINE} characters, bye\n`);
+    });
+  });
+}
+
+/** How the client hands one request ("ping <n>\n") to its socket. */
+export type Sending = 'two writes' | 'corked' | 'one write' | 'one write per byte';
+
+export function sendRequest(socket: net.Socket, n: number, sending: Sending): void {
+  const head = 'ping ';
+  const body = `${n}\n`;
+  switch (sending) {
+    case 'two writes': // a header, then a body: the classic pattern that stalls
+      socket.write(head);
+      socket.write(body);
+      return;
+    case 'corked': // cork() keeps the writes in Node; uncork() passes them to the kernel as one writev()
+      socket.cork();
+      socket.write(head);
+      socket.write(body);
+      socket.uncork();
+      return;
+    case 'one write':
+      socket.write(head + body);
+      return;
+    case 'one write per byte':
+      for (const byte of head + body) socket.write(byte);
+      return;
+  }
+}
+
+/** Send one request, wait for its whole reply line; returns the round trip in ms. */
+export async function roundTrip(client: net.Socket, n: number, sending: Sending): Promise<number> {
+  const start = performance.now();
+  const replied = readUntil(client, (text) => text.endsWith('\n'));
+  sendRequest(client, n, sending);
+  await replied;
+  return performance.now() - start;
+}
+
+export interface Variant {
+  label: string;
+  sending: Sending;
+  /** how the client turns Nagle off; undefined leaves the OS default (Nagle on) */
+  noDelay?: 'setNoDelay(true)' | 'noDelay option';
+}
+
+export const VARIANTS = {
+  nagle: { label: 'two writes, Nagle on (default)', sending: 'two writes' },
+  noDelay: { label: 'two writes, setNoDelay(true)', sending: 'two writes', noDelay: 'setNoDelay(true)' },
+  corked: { label: 'two writes, cork()/uncork()', sending: 'corked' },
+  bytesNagle: { label: 'one write per byte, Nagle on', sending: 'one write per byte' },
+  bytesNoDelay: { label: 'one write per byte, setNoDelay(true)', sending: 'one write per byte', noDelay: 'setNoDelay(true)' },
+} satisfies Record<string, Variant>;
+
+export interface Measurement {
+  variant: Variant;
+  /** the first round trip of the connection (not part of `rtts`) */
+  first: number;
+  /** the measured round trips, in ms */
+  rtts: number[];
+  /** data segments the client sent during the measured rounds; undefined without `ss` */
+  dataSegments?: number;
+}
+
+/**
+ * Measure several variants at once, each on its own connection: connect, one
+ * warm-up round, then `rounds` measured round trips. `ss` runs only between
+ * these phases, so starting it never delays a round trip.
+ */
+export async function measureAll(
+  port: number,
+  host: string,
+  variants: readonly Variant[],
+  rounds: number,
+): Promise<Measurement[]> {
+  const clients = await Promise.all(variants.map(async (variant) => {
+    const client = net.connect({ port, host, noDelay: variant.noDelay === 'noDelay option' });
+    await once(client, 'connect');
+    // The OS default is Nagle on, and Node leaves it alone unless asked.
+    if (variant.noDelay === 'setNoDelay(true)') client.setNoDelay(true);
+    return client;
+  }));
+  const ports = clients.map((client) => client.localPort!);
+  try {
+    const firsts = await Promise.all(clients.map((client, i) => roundTrip(client, 0, variants[i].sending)));
+    const before = await dataSegmentsOut(ports);
+    const rtts = await Promise.all(clients.map(async (client, i) => {
+      const times: number[] = [];
+      for (let n = 1; n <= rounds; n++) times.push(await roundTrip(client, n, variants[i].sending));
+      return times;
+    }));
+    const after = await dataSegmentsOut(ports);
+    return variants.map((variant, i) => ({
+      variant,
+      first: firsts[i],
+      rtts: rtts[i],
+      dataSegments: before && after ? after.get(ports[i])! - before.get(ports[i])! : undefined,
+    }));
+  } finally {
+    await Promise.all(clients.map((client) => {
+      client.end();
+      return client.closed ? undefined : once(client, 'close');
+    }));
+  }
+}
+
+const run = promisify(execFile);
+
+/**
+ * How many data segments the kernel has sent from each socket bound to one of
+ * `localPorts`, read with `ss` (Linux, iproute2). `segs_out` would also count
+ * pure ACKs, so we read `data_segs_out`. Undefined where `ss` is missing.
+ */
+export async function dataSegmentsOut(localPorts: readonly number[]): Promise<Map<number, number> | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  const filter = `( ${localPorts.map((port) => `sport = :${port}`).join(' or ')} )`;
+  let stdout: string;
+  try {
+    ({ stdout } = await run('ss', ['-tinH', filter]));
+  } catch {
+    return undefined;
+  }
+  // One block per socket: "ESTAB 0 0 127.0.0.1:41738 127.0.0.1:34205", then a line of counters.
+  const counts = new Map<number, number>();
+  for (const block of stdout.split(/\n(?=\S)/)) {
+    const port = /^\S+\s+\d+\s+\d+\s+\S*:(\d+)\s/.exec(block)?.[1];
+    // ss leaves the field out while it is still 0.
+    if (port) counts.set(Number(port), Number(/\bdata_segs_out:(\d+)/.exec(block)?.[1] ?? 0));
+  }
+  return localPorts.every((port) => counts.has(port)) ? counts : undefined;
+}
+
+/** Why data segments are not counted here, or undefined when they are. */
+export async function segmentsUnavailable(): Promise<string | undefined> {
+  if (process.platform !== 'linux') return `data segments are counted with ss, which is Linux-only (this is ${process.platform})`;
+  try {
+    await run('ss', ['-V']);
+    return undefined;
+  } catch {
+    return 'data segments are counted with ss, which is missing here: install iproute2';
+  }
+}
+
+/** The value that `p` (0–1) of the values do not exceed (nearest rank). */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
+}
+
+export function median(values: readonly number[]): number {
+  return percentile(values, 0.5);
+}
+
+/** The table of round trips that the lesson and the benchmark print. */
+export function formatTable(results: readonly Measurement[], rounds: number): string {
+  const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`.padStart(9);
+  const wide = Math.max(...results.map((r) => r.variant.label.length));
+  const rows = [
+    `${'variant'.padEnd(wide)}  ${'1st round'.padStart(9)} ${'median'.padStart(9)} ${'p90'.padStart(9)}  data segments per request`,
+    `${'─'.repeat(wide)}  ${'─'.repeat(9)} ${'─'.repeat(9)} ${'─'.repeat(9)}  ${'─'.repeat(25)}`,
+  ];
+  for (const { variant, first, rtts, dataSegments } of results) {
+    const segments = dataSegments === undefined ? '—' : (dataSegments / rounds).toFixed(1);
+    rows.push(`${variant.label.padEnd(wide)}  ${ms(first)} ${ms(median(rtts))} ${ms(percentile(rtts, 0.9))}  ${segments}`);
+  }
+  return rows.join('\n');
+}
+
+export interface Trace {
+  rtts: number[];
+  /** per round: ms from the client's last write() to the server's 'data' that completed the line */
+  waits: number[];
+}
+
+/**
+ * Send requests on one watched connection (Nagle on) until `stalls` rounds
+ * have stalled or `maxRounds` were sent, so the timeline shows both kinds.
+ */
+export async function traceRounds(
+  port: number,
+  host: string,
+  timeline: Timeline,
+  stalls = TRACED_STALLS,
+  maxRounds = MAX_TRACED_ROUNDS,
+): Promise<Trace> {
+  const client = net.connect(port, host);
+  timeline.watch(client, 'client', ['connect', 'data']);
+  await once(client, 'connect');
+  const trace: Trace = { rtts: [], waits: [] };
+  for (let n = 1; n <= maxRounds && trace.waits.filter((w) => w > STALL_MS).length < stalls; n++) {
+    const from = timeline.events.length;
+    trace.rtts.push(await roundTrip(client, n, 'two writes'));
+    const events = timeline.events.slice(from);
+    const lastWrite = events.findLast((e) => e.side === 'client' && e.name === 'write()')!;
+    const completed = events.findLast((e) => e.side === 'server' && e.name === 'data')!;
+    trace.waits.push(completed.ms - lastWrite.ms);
+  }
+  client.end();
+  await once(client, 'close');
+  return trace;
+}
+
+export async function main(opts: LessonOptions): Promise<void> {
+  const rounds = positiveInt('rounds', opts.extra.rounds, DEFAULT_ROUNDS);
+  const server = createPongServer();
+  const timeline = new Timeline({ live: opts.serve });
+  // Watch the first connection (the traced one); with --serve, watch every one.
+  let watchNext = true;
+  server.prependListener('connection', (socket) => {
+    if (!watchNext) return;
+    watchNext = opts.serve;
+    timeline.server('connection', `from port ${socket.remotePort}`);
+    timeline.watch(socket, 'server', ['data', 'end', 'close']);
+  });
+  if (opts.serve) {
+    return serve(server, opts, [
+      'Type "ping 1" and Enter: nc sends the whole line in one write, so it never stalls.',
+      'To see the stall, send 5 requests as two writes each (replace PORT):',
+      `  node -e "const s=require('net').connect(PORT,'127.0.0.1');let n=0,t;` +
+        `const go=()=>{t=performance.now();s.write('ping ');s.write(++n+'\\n')};` +
+        `s.on('connect',go).on('data',d=>{console.log(String(d).trim(),(performance.now()-t).toFixed(1),'ms');n<5?go():s.end()})"`,
+      "Add s.setNoDelay(true); after connect(...) and the stall is gone.",
+    ].join('\n'));
+  }
+
+  server.listen(opts.port, opts.host);
+  const { address, port } = await listening(server);
+
+  // 1. A few rounds on one connection, drawn as a timeline.
+  const trace = await traceRounds(port, address, timeline);
+  // 2. Every variant on its own connection, all at once: each waits for its own replies.
+  const results = await measureAll(port, address, Object.values(VARIANTS), rounds);
+
+  server.close();
+  await once(server, 'close');
+
+  console.log('Requests on one connection, each sent as write("ping ") then write("<n>\\n"), Nagle on (the default):\n');
+  console.log(timeline.render());
+  console.log();
+  trace.rtts.forEach((rtt, i) => {
+    const stalled = trace.waits[i] > STALL_MS ? '  ← stalled' : '';
+    console.log(`round ${i + 1}: reply after ${rtt.toFixed(1)} ms; "${i + 1}\\n" reached the server ${trace.waits[i].toFixed(1)} ms after its write()${stalled}`);
+  });
+  if (trace.waits.some((w) => w > STALL_MS)) {
+    console.log('write() handed both pieces to the kernel at once. The kernel held the second (Nagle: earlier data');
+    console.log("was not yet acknowledged), and the server's kernel held back that ACK (delayed ACK) until its timer fired.");
+  }
+
+  console.log(`\nRound trips: ${rounds} per variant after 1 warm-up round (change with --rounds <n>), all variants at once:\n`);
+  console.log(formatTable(results, rounds));
+  const missing = await segmentsUnavailable();
+  if (missing) console.log(`\nNo data segments (—): ${missing}.`);
+}
