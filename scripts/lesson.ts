@@ -33,6 +33,7 @@ if (id === undefined || id === '--list') {
       await mod.main(opts);
     }
   } catch (err) {
-    process.exitCode = report(err, `lesson ${lesson.id}`);
+    // A lesson that failed half-way may still hold a server open: exit rather than hang.
+    process.exit(report(err, `lesson ${lesson.id}`));
   }
 }

@@ -92,3 +92,18 @@ test('live mode prints each event as it is recorded', () => {
   assert.match(lines[0], /^\s+\d+\.\d {2}server {2}connection from port 1234$/);
   assert.match(lines[1], /server {2}write\(\) "hi" 2 B {2}──▶ client$/);
 });
+
+test("watch() still records writes after Node swaps socket.write at the peer's FIN", async (t) => {
+  const timeline = new Timeline();
+  // allowHalfOpen false (the default): after 'end', Node replaces socket.write.
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('end', () => socket.write('late'));
+  });
+  server.prependListener('connection', (socket) => timeline.watch(socket, 'server', ['end']));
+  const client = await connect(t, await listen(t, server));
+  const reply = readAll(client);
+  client.end();
+  assert.equal((await reply).toString(), 'late');
+  assert.deepEqual(timeline.names('server'), ['end', 'write()', 'end()']);
+});

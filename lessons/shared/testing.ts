@@ -82,7 +82,7 @@ export async function listen(t: TestContext, server: net.Server): Promise<number
 export async function connect(
   t: TestContext,
   port: number,
-  options: Omit<net.NetConnectOpts, 'port' | 'host' | 'path'> = {},
+  options: Omit<net.TcpNetConnectOpts, 'port' | 'host'> = {},
 ): Promise<net.Socket> {
   const socket = net.connect({ ...options, port, host: HOST });
   onCleanup(t, () => socket.destroy());

@@ -86,18 +86,12 @@ export class Timeline {
         else add(name, describe(arg));
       });
     }
-    const write = socket.write;
-    const end = socket.end;
-    socket.write = (...args: unknown[]) => {
-      add('write()', describe(args[0]), true);
-      return write.apply(socket, args);
-    };
-    socket.end = (...args: unknown[]) => {
+    record(socket, 'write', (args) => add('write()', describe(args[0]), true));
+    record(socket, 'end', (args) => {
       const data = typeof args[0] === 'function' ? undefined : args[0];
       if (data !== undefined) add('write()', describe(data), true);
       add('end()', 'FIN', true);
-      return end.apply(socket, args);
-    };
+    });
   }
 
   /** Draw the whole timeline: time, client column, arrows, server column. */
@@ -109,6 +103,27 @@ export class Timeline {
     for (const event of this.events) rows.push(row(event));
     return rows.join('\n');
   }
+}
+
+/**
+ * Call `before` on every call of socket[method], then the method itself. An
+ * accessor, because Node swaps socket.write for its own function after the
+ * peer's FIN (allowHalfOpen: false): the swap replaces what we call, not us.
+ */
+function record(socket: object, method: 'write' | 'end', before: (args: unknown[]) => void): void {
+  let current = (socket as Record<string, Function>)[method];
+  const wrapper = function (this: unknown, ...args: unknown[]) {
+    before(args);
+    return current.apply(this, args);
+  };
+  Object.defineProperty(socket, method, {
+    configurable: true,
+    enumerable: false,
+    get: () => wrapper,
+    set: (fn: Function) => {
+      current = fn;
+    },
+  });
 }
 
 function row(event: TimelineEvent): string {
