@@ -20,22 +20,27 @@ export function createGreeter(): net.Server {
   return net.createServer((socket) => {
     // Without an 'error' listener a client that resets would crash the process.
     socket.on('error', () => {});
-
     socket.write(GREETING);
+    answerLines(socket, reply);
+  });
+}
 
-    // TCP delivers bytes, not messages, so collect them and answer per line.
-    socket.setEncoding('utf8');
-    let pending = '';
-    socket.on('data', (text: string) => {
-      pending += text;
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) !== -1) {
-        const line = pending.slice(0, newline).replace(/\r$/, ''); // telnet ends lines with \r\n
-        pending = pending.slice(newline + 1);
-        socket.write(reply(line));
-      }
-      if (pending.length > MAX_LINE) socket.end(`line longer than ${MAX_LINE} characters, bye\n`);
-    });
+/**
+ * TCP delivers bytes, not messages: collect them and answer once per line.
+ * (Lesson 05 reuses this; lesson 06 explains why it is needed.)
+ */
+export function answerLines(socket: net.Socket, answer: (line: string) => string): void {
+  socket.setEncoding('utf8');
+  let pending = '';
+  socket.on('data', (text: string) => {
+    pending += text;
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) !== -1) {
+      const line = pending.slice(0, newline).replace(/\r$/, ''); // telnet ends lines with \r\n
+      pending = pending.slice(newline + 1);
+      socket.write(answer(line));
+    }
+    if (pending.length > MAX_LINE) socket.end(`line longer than ${MAX_LINE} characters, bye\n`);
   });
 }
 

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { listening, positiveInt, serve, type FlagSpec, type LessonOptions } from '../shared/cli.ts';
+import { answerLines } from '../01-create-server/lesson.ts';
 import { readUntil } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 
@@ -20,8 +21,7 @@ export const TRACED_STALLS = 2;
 export const MAX_TRACED_ROUNDS = 6;
 /** A round "stalled" when its second write reached the server this late (ms): half of Linux's shortest delayed ACK. */
 export const STALL_MS = 20;
-/** Longest line we keep in memory; a client that never sends '\n' cannot fill it up. */
-export const MAX_LINE = 4096;
+export { MAX_LINE } from '../01-create-server/lesson.ts';
 
 /** The server's answer to one complete request line. */
 export function answer(line: string): string {
@@ -36,18 +36,8 @@ export function createPongServer(options: net.ServerOpts = {}): net.Server {
   return net.createServer(options, (socket) => {
     // Without an 'error' listener a client that resets would crash the process.
     socket.on('error', () => {});
-    socket.setEncoding('utf8');
-    let pending = '';
-    socket.on('data', (text: string) => {
-      pending += text;
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) !== -1) {
-        const line = pending.slice(0, newline).replace(/\r$/, ''); // telnet ends lines with \r\n
-        pending = pending.slice(newline + 1);
-        socket.write(answer(line));
-      }
-      if (pending.length > MAX_LINE) socket.end(`line longer than ${MAX_LINE} characters, bye\n`);
-    });
+    // Lesson 01's line handling: buffer the bytes, answer each complete line.
+    answerLines(socket, answer);
   });
 }
 
