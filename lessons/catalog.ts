@@ -9,15 +9,129 @@ export interface Lesson {
   title: string;
   /** one line for `npm run lesson` without an id */
   summary: string;
+  /** the lesson's exercise, once it has one */
+  exercise?: Exercise;
+}
+
+/**
+ * An exercise: the learner edits `exercise.ts` in the lesson folder and
+ * `npm run check` runs `exercise.check.ts` against it (the harness is
+ * lessons/shared/check.ts). The folder also holds `hints.md` and `solution/`
+ * (`exercise.ts` the reference, `stub.ts` the pristine starting file, the
+ * wrong answers). This is the one place for exercise metadata.
+ */
+export interface Exercise {
+  /** what the learner builds, e.g. 'A greeting server' */
+  title: string;
+  /** one line: what to write (the stub's header comment says it in full) */
+  task: string;
+  /**
+   * Known wrong answers in the lesson's `solution/` folder, each with the name
+   * of the step its check must fail at. `wrong.ts` is required; test/exercises.test.ts
+   * checks every entry.
+   */
+  wrong: Readonly<Record<string, string>>;
 }
 
 export const LESSONS: readonly Lesson[] = [
-  { id: '01', slug: 'create-server', title: 'Create a server', summary: 'net.createServer, listen on 127.0.0.1, port 0 and server.address()' },
-  { id: '02', slug: 'server-events', title: 'Server events', summary: "'listening', 'connection', 'close' after the last socket, 'error' for a busy port" },
-  { id: '03', slug: 'connection-events', title: 'Connection events', summary: "'connect', 'data', 'end', 'close', 'error', 'timeout', 'drain' and their order" },
-  { id: '04', slug: 'pipe-echo', title: 'Pipe echo', summary: 'socket.pipe(socket): a byte-exact echo that respects back-pressure' },
-  { id: '05', slug: 'nagle', title: "Nagle's algorithm", summary: 'small writes, delayed ACKs and setNoDelay(true), measured' },
-  { id: '06', slug: 'coalescing', title: 'Coalescing', summary: "one write() is not one 'data' event: chunks, UTF-8 and framing" },
+  {
+    id: '01',
+    slug: 'create-server',
+    title: 'Create a server',
+    summary: 'net.createServer, listen on 127.0.0.1, port 0 and server.address()',
+    exercise: {
+      title: 'A greeting server',
+      task: 'startGreeter(): a server on 127.0.0.1, port 0, that greets every client and ends the connection',
+      wrong: {
+        'wrong.ts': 'checking where your server listens',
+        'wrong-no-end.ts': 'waiting for your server to end() after the greeting',
+        'wrong-once.ts': 'greeting a second client',
+      },
+    },
+  },
+  {
+    id: '02',
+    slug: 'server-events',
+    title: 'Server events',
+    summary: "'listening', 'connection', 'close' after the last socket, 'error' for a busy port",
+    exercise: {
+      title: 'A graceful shutdown',
+      task: "gracefulShutdown(server): a shutdown() that stops accepting, ends every open socket and resolves on 'close'",
+      wrong: {
+        'wrong.ts': "waiting for the idle client to get your server's FIN",
+        'wrong-early.ts': "checking that your promise waited for 'close'",
+        'wrong-destroy.ts': 'waiting for the busy client to read its whole reply, then the FIN',
+      },
+    },
+  },
+  {
+    id: '03',
+    slug: 'connection-events',
+    title: 'Connection events',
+    summary: "'connect', 'data', 'end', 'close', 'error', 'timeout', 'drain' and their order",
+    exercise: {
+      title: 'A whole-reply client',
+      task: "fetchReply(port, request): send the request, end(), resolve with the whole reply on 'end', reject clearly when refused or reset",
+      wrong: {
+        'wrong.ts': 'sending the reply in pieces: your promise must wait for the FIN',
+        'wrong-decode.ts': 'waiting for your promise to resolve with the whole reply',
+        'wrong-no-end.ts': 'waiting for your client to send the request and end() its side',
+        'wrong-no-error.ts': 'waiting for your promise to reject when nothing is listening',
+        'wrong-code.ts': 'checking the error of the refused connection',
+        'wrong-reset.ts': 'waiting for your promise to reject when the server resets the connection mid-reply',
+      },
+    },
+  },
+  {
+    id: '04',
+    slug: 'pipe-echo',
+    title: 'Pipe echo',
+    summary: 'socket.pipe(socket): a byte-exact echo that respects back-pressure',
+    exercise: {
+      title: 'A shouting echo',
+      task: 'startShoutEcho(): an echo on 127.0.0.1, port 0, that sends every byte back with a–z in upper case, respecting back-pressure',
+      wrong: {
+        'wrong.ts': 'a client that sends without reading: your server must stop reading',
+        'wrong-no-end.ts': "waiting for your server to end after the client's FIN",
+        'wrong-text.ts': 'shouting 2 MiB of random bytes back, byte for byte',
+        'wrong-no-error.ts': 'a client resets its connection: your server must not crash',
+      },
+    },
+  },
+  {
+    id: '05',
+    slug: 'nagle',
+    title: "Nagle's algorithm",
+    summary: 'small writes, delayed ACKs and setNoDelay(true), measured',
+    exercise: {
+      title: 'A request that does not stall',
+      task: 'sendRequest(socket, head, body): send a request made of two parts so that it never waits for the delayed ACK',
+      wrong: {
+        'wrong.ts': 'comparing your round trips with two plain writes',
+        'wrong-callback.ts': 'comparing your round trips with two plain writes',
+        'wrong-order.ts': 'waiting for the server to receive the first request',
+        'wrong-corked.ts': 'waiting for the server to receive the first request',
+        'wrong-end.ts': 'calling sendRequest() for the first request',
+      },
+    },
+  },
+  {
+    id: '06',
+    slug: 'coalescing',
+    title: 'Coalescing',
+    summary: "one write() is not one 'data' event: chunks, UTF-8 and framing",
+    exercise: {
+      title: 'A line splitter',
+      task: 'LineSplitter.push(chunk): the complete lines so far, whole UTF-8 characters however the chunks are cut, and a size limit',
+      wrong: {
+        'wrong.ts': 'decoding lines sent one byte at a time (every character cut)',
+        'wrong-no-rest.ts': 'splitting lines cut at random places between characters',
+        'wrong-cr.ts': 'splitting lines sent one per chunk',
+        'wrong-chars.ts': 'refusing a line over maxBytes bytes',
+        'wrong-limit-late.ts': 'refusing an endless line before its newline arrives',
+      },
+    },
+  },
 ];
 
 export const LESSONS_DIR = fileURLToPath(new URL('.', import.meta.url));

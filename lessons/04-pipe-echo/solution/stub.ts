@@ -1,0 +1,36 @@
+// Exercise 04 · A shouting echo
+//
+// Lesson 04's echo sends back every byte it receives. Yours shouts.
+// Write startShoutEcho(). The server it returns must:
+//   1. send back every byte a client sends, in order, with the ASCII letters
+//      a–z (bytes 0x61–0x7a) turned into A–Z (0x41–0x5a). Every other byte
+//      comes back exactly as it was: a client may send any bytes, not only
+//      text, and TCP may cut them into chunks anywhere;
+//   2. respect back-pressure: when write() returns false, stop reading until
+//      'drain'. A client that sends a lot and reads nothing must not make
+//      your server hold more than a little data. (pipe() and pipeline() do
+//      this for you, and a Transform stream can sit between them.)
+//   3. end the connection after the client has ended it and every byte has
+//      gone back;
+//   4. survive a client that resets the connection: an 'error' on a socket
+//      with no 'error' listener crashes the process (a pipeline() callback
+//      counts as a listener).
+// It listens on port 0 on '127.0.0.1' (done for you below).
+//
+// Check your work: npm run check 04      Stuck? npm run hint 04
+import net from 'node:net';
+
+/** A copy of `bytes` with a–z turned into A–Z; every other byte unchanged. */
+function shout(bytes: Buffer): Buffer {
+  // TODO: turn a–z into A–Z, byte by byte.
+  return bytes;
+}
+
+export function startShoutEcho(): net.Server {
+  const server = net.createServer((socket) => {
+    // TODO: send every byte back through shout(), respecting back-pressure;
+    //       end after the client's FIN; never let an 'error' crash the process.
+  });
+  server.listen(0, '127.0.0.1');
+  return server;
+}
