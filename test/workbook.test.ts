@@ -47,6 +47,15 @@ test('every lesson README starts with its number and title', () => {
   }
 });
 
+test('every lesson README ends with its exercise and the command that checks it', () => {
+  for (const lesson of LESSONS) {
+    const text = readFileSync(path.join(ROOT, 'lessons', folderName(lesson), 'README.md'), 'utf8');
+    assert.ok(lesson.exercise, `lesson ${lesson.id} has no exercise in the catalog`);
+    assert.match(text, /^## Exercise: /m, `${folderName(lesson)}/README.md`);
+    assert.match(text, new RegExp(`npm run check ${lesson.id}\\b`), `${folderName(lesson)}/README.md`);
+  }
+});
+
 test("the README's lesson table lists every lesson, in order, with a working link", () => {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const rows = [...readme.matchAll(/^\| (\d\d) \| \[([^\]]+)\]\(([^)]+)\) \|/gm)];
