@@ -220,7 +220,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
       await rx.wait((r) => differs || r.gotEnd, `all ${formatBytes(want.length)} and a FIN`);
       if (differs) explainDifference(payload, want, rx.bytes);
       if (rx.received < want.length) {
-        fail('your server ended the connection before it had sent every byte back', { expected: s.expected, actual: `${formatBytes(rx.received)}, then a FIN` });
+        fail('your server ended the connection before it had sent every byte back (with a Transform in between: create the server with { allowHalfOpen: true })', { expected: s.expected, actual: `${formatBytes(rx.received)}, then a FIN` });
       }
     },
     { timeout: 10_000 },
@@ -314,7 +314,13 @@ export default defineCheck<typeof Exercise>(async (c) => {
           actual: `${formatBytes(w.peak)} unsent`,
         });
       }
-      if (rx.received !== sent) fail('not every byte came back before your FIN', { expected: s.expected, actual: rx.describe() });
+      if (rx.received !== sent) {
+        fail(
+          'not every byte came back before your FIN. With a Transform between the two ends, create the server with ' +
+            "{ allowHalfOpen: true }: by default Node ends your side right after the client's FIN, while the Transform may still hold bytes",
+          { expected: s.expected, actual: rx.describe() },
+        );
+      }
       if (wrongByte >= 0) fail(`byte ${wrongByte} of what came back is not 'A': the client sent only 'a' (0x61)`);
     },
     { timeout: 5000 },

@@ -178,20 +178,13 @@ export async function serve(
 
   server.listen(opts.port, opts.host);
   const { address, port } = await listening(server);
-  const host = hostForClients(address);
-  const bracketed = host.includes(':') ? `[${host}]` : host;
-  console.log(`listening on ${address.includes(':') ? `[${address}]` : address}:${port}. Talk to it from another terminal:`);
-  console.log(`  nc ${host} ${port}`);
-  console.log(`  telnet ${host} ${port}`);
-  console.log(`  socat - TCP:${bracketed}:${port}`);
-  if (note) console.log(typeof note === 'function' ? note(host, port) : note);
-  console.log('Ctrl-C stops the server.\n');
 
+  // Listen for Ctrl-C before saying it works: a signal that came first would kill the process.
   // A second Ctrl-C while we wait for peers means "stop now".
   const force = () => {
     for (const socket of open) socket.destroy();
   };
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -201,6 +194,16 @@ export async function serve(
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+
+  const host = hostForClients(address);
+  const bracketed = host.includes(':') ? `[${host}]` : host;
+  console.log(`listening on ${address.includes(':') ? `[${address}]` : address}:${port}. Talk to it from another terminal:`);
+  console.log(`  nc ${host} ${port}`);
+  console.log(`  telnet ${host} ${port}`);
+  console.log(`  socat - TCP:${bracketed}:${port}`);
+  if (note) console.log(typeof note === 'function' ? note(host, port) : note);
+  console.log('Ctrl-C stops the server.\n');
+  await stopped;
 
   console.log(`\nstopping: closing the server and ending ${open.size} open connection(s)`);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));

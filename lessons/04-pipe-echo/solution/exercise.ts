@@ -18,7 +18,9 @@ function shout(bytes: Buffer): Buffer {
 }
 
 export function startShoutEcho(): net.Server {
-  const server = net.createServer((socket) => {
+  // allowHalfOpen: by default Node ends our side right after the client's FIN, even while
+  // the Transform still holds shouted bytes; with it, pipeline() ends the socket after the last one.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     // One shouted chunk out for each chunk in: the Transform changes bytes, never their order.
     const shouter = new Transform({
       transform(chunk: Buffer, _encoding, done) {

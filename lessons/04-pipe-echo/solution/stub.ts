@@ -11,7 +11,9 @@
 //      your server hold more than a little data. (pipe() and pipeline() do
 //      this for you, and a Transform stream can sit between them.)
 //   3. end the connection after the client has ended it and every byte has
-//      gone back;
+//      gone back (with a Transform in between, create the server with
+//      { allowHalfOpen: true }: by default Node ends your side right after the
+//      client's FIN, even while the Transform still holds bytes);
 //   4. survive a client that resets the connection: an 'error' on a socket
 //      with no 'error' listener crashes the process (a pipeline() callback
 //      counts as a listener).

@@ -14,7 +14,7 @@ function shout(bytes: Buffer): Buffer {
 }
 
 export function startShoutEcho(): net.Server {
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const shouter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         done(null, shout(chunk));
