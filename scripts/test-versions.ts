@@ -46,8 +46,9 @@ for (const major of VERSIONS) {
     const summary = run.stdout.split('\n').filter((l) => /^ℹ (tests|pass|fail|skipped) /.test(l));
     console.log(summary.join('\n'));
     if (run.exitCode !== 0) {
-      // Show what failed, so the table is not the only clue.
-      console.log(run.stdout.split('\n').filter((l) => /^\s*✖/.test(l)).join('\n'));
+      // Show what failed and why (the reporter's closing list), so the table is not the only clue.
+      const details = run.stdout.split('✖ failing tests:')[1] ?? run.stdout;
+      console.log(details.split('\n').filter((l) => !/^\s+at /.test(l)).slice(0, 80).join('\n'));
       console.log(run.stderr.trim());
     }
     results.push({ version, result: run.exitCode === 0 ? 'passed' : 'failed', seconds: ((Date.now() - started) / 1000).toFixed(1) });

@@ -141,7 +141,18 @@ describe('round trips on Linux loopback', { skip: notLinux }, () => {
   const results: Record<string, Measurement> = {};
 
   before(async () => {
-    // Everything is measured once (each variant on its own connection, many at once), then asserted below.
+    // Everything is measured once (each variant on its own connection, many at once), then asserted
+    // below. A machine busy with other work can blur one measurement (a burst of scheduling delays),
+    // so when the basic contrast is missing we measure once more; a real regression fails both times.
+    Object.assign(results, await measureEverything());
+    const { nagle, noDelay } = results;
+    if (!(median(nagle.rtts) > 20 && median(noDelay.rtts) < median(nagle.rtts) / 2)) {
+      Object.assign(results, await measureEverything());
+    }
+  });
+
+  async function measureEverything(): Promise<Record<string, Measurement>> {
+    const results: Record<string, Measurement> = {};
     const servers: net.Server[] = [];
     const open = async (server: net.Server) => {
       servers.push(server);
@@ -177,7 +188,8 @@ describe('round trips on Linux loopback', { skip: notLinux }, () => {
       // Every client has closed its connection by now, so close() completes.
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     }
-  });
+    return results;
+  }
 
   const ms = (m: Measurement) => `median ${median(m.rtts).toFixed(2)} ms (${m.rtts.map((x) => x.toFixed(1)).join(', ')})`;
 
