@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import test, { type TestContext } from 'node:test';
 import { UsageError } from '../shared/cli.ts';
-import { readAll, readUntil } from '../shared/read.ts';
+import { closed, readAll, readUntil } from '../shared/read.ts';
 import { HOST, closedPort, connect, listen, mustCall, mustNotCall } from '../shared/testing.ts';
 import { Timeline, type Side } from '../shared/timeline.ts';
 import {
@@ -16,10 +16,6 @@ import {
 const LIMIT = { timeout: 10_000 };
 
 /** Resolves with `hadError` when the socket closes. (events.once would reject on an 'error'.) */
-function closed(socket: net.Socket): Promise<boolean> {
-  return new Promise((resolve) => socket.once('close', resolve));
-}
-
 /** The next socket the server accepts. */
 async function accepted(server: net.Server): Promise<net.Socket> {
   const [socket] = (await once(server, 'connection')) as [net.Socket];

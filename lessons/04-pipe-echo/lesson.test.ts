@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { PassThrough, pipeline } from 'node:stream';
 import test, { type TestContext } from 'node:test';
 import { UsageError } from '../shared/cli.ts';
-import { readAll, readUntil } from '../shared/read.ts';
+import { closed, readAll, readUntil } from '../shared/read.ts';
 import { HOST, connect, listen, mustCall } from '../shared/testing.ts';
 import {
   createNaiveEcho, createPipeEcho, createPipelineEcho, fastSenderSlowReader, main, roundTrip,
@@ -28,11 +28,6 @@ function randomPayload(length: number): Buffer {
   const payload = randomBytes(length);
   for (let value = 0; value < 256; value++) payload[value * 7] = value;
   return payload;
-}
-
-/** Resolves on 'close' even when an 'error' comes first (events.once would reject). */
-function closeOf(stream: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => stream.once('close', () => resolve()));
 }
 
 /** Connect, send a little, read the echo, then reset (no write pending, so it is a real RST). */
@@ -181,7 +176,7 @@ test('when the source of a.pipe(b) fails, pipe() leaves b open: nobody ends or d
   a.pipe(b);
   a.write('from a\n');
   assert.equal(await readUntil(b, (text) => text.includes('\n')), 'from a\n');
-  const aClosed = closeOf(a);
+  const aClosed = closed(a);
   a.destroy(new Error('source failed'));
   await aClosed;
   assert.equal(b.destroyed, false);
@@ -196,12 +191,12 @@ test('when the source of a.pipe(b) fails, pipe() leaves b open: nobody ends or d
 test('when the source of pipeline(a, b) fails, pipeline() destroys b and calls back once with the error', { timeout: 10_000 }, async (t) => {
   const b = await connect(t, await listen(t, createPipeEcho()));
   const a = new PassThrough();
-  const closed = closeOf(b); // b is destroyed with the error: once() would reject on it
+  const bClosed = closed(b); // b is destroyed with the error: once() would reject on it
   pipeline(a, b, mustCall(t, (err: NodeJS.ErrnoException | null) => assert.equal(err?.message, 'source failed')));
   a.write('from a\n');
   assert.equal(await readUntil(b, (text) => text.includes('\n')), 'from a\n');
   a.destroy(new Error('source failed'));
-  await closed;
+  await bClosed;
   assert.equal(b.destroyed, true);
 });
 

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { pipeline } from 'node:stream';
 import { UsageError, listening, positiveInt, serve, type FlagSpec, type LessonOptions } from '../shared/cli.ts';
-import { readAll } from '../shared/read.ts';
+import { closed, readAll } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 
 export const flags: Record<string, FlagSpec> = {
@@ -48,18 +48,13 @@ export function createPipelineEcho(onDone: (err: NodeJS.ErrnoException | null) =
 
 // ── Two clients ────────────────────────────────────────────────────────────
 
-/** Resolves on 'close', which always comes last, error or not (events.once would reject on 'error'). */
-export function closeOf(socket: net.Socket): Promise<void> {
-  return new Promise((resolve) => socket.once('close', () => resolve()));
-}
-
 /**
  * A careful client: sends `data` honouring back-pressure, reads the echo at the
  * same time, ends, and resolves with every byte the server sent back.
  */
 export async function roundTrip(port: number, host: string, data: Buffer, piece = 64 * KiB): Promise<Buffer> {
   const client = net.connect(port, host);
-  const closed = closeOf(client);
+  const clientClosed = closed(client);
   const echoed = readAll(client); // reading starts now, while we are still writing
   await once(client, 'connect');
   for (let at = 0; at < data.length; at += piece) {
@@ -68,7 +63,7 @@ export async function roundTrip(port: number, host: string, data: Buffer, piece 
   }
   client.end(); // FIN after the last byte; the echo answers with its own FIN
   const result = await echoed;
-  await closed;
+  await clientClosed;
   return result;
 }
 
@@ -98,12 +93,12 @@ export async function fastSenderSlowReader(server: net.Server, port: number, hos
   let serverRead = 0;
   let letClientRead!: () => void;
   const serverStopped = new Promise<void>((resolve) => (letClientRead = resolve));
-  let serverClosed!: Promise<void>;
+  let serverClosed!: Promise<boolean>;
 
   // Added after the echo's own handler, so this 'data' listener runs after its write().
   server.once('connection', (socket: net.Socket) => {
     report.highWaterMark = socket.writableHighWaterMark;
-    serverClosed = closeOf(socket);
+    serverClosed = closed(socket);
     socket.on('data', (chunk: Buffer) => {
       serverRead += chunk.length;
       report.biggestChunk = Math.max(report.biggestChunk, chunk.length);
@@ -122,7 +117,7 @@ export async function fastSenderSlowReader(server: net.Server, port: number, hos
 
   const client = net.connect(port, host);
   client.pause(); // read nothing for now: the echo piles up in the kernel, then in the server
-  const clientClosed = closeOf(client);
+  const clientClosed = closed(client);
   await once(client, 'connect');
   const piece = Buffer.alloc(64 * KiB, 0x2a);
   for (let sent = 0; sent < total; sent += piece.length) {
@@ -201,7 +196,7 @@ export async function main(opts: LessonOptions): Promise<void> {
   // A short exchange: text, then bytes that are not text at all.
   const client = net.connect(port, address);
   timeline.watch(client, 'client', ['connect', 'data', 'end', 'close']);
-  const closed = closeOf(client);
+  const clientClosed = closed(client);
   await once(client, 'connect');
   const text = Buffer.from('hello\n');
   const binary = Buffer.from([0x00, 0xff, 0x0d, 0x0a, 0x80]);
@@ -212,7 +207,7 @@ export async function main(opts: LessonOptions): Promise<void> {
   }
   client.end();
   await once(client, 'end');
-  await closed;
+  await clientClosed;
   server.close();
   await once(server, 'close');
   console.log(timeline.render());

@@ -1,6 +1,6 @@
 // Reading helpers for lesson clients and tests. They wait for events, never
 // for a fixed time, because TCP may deliver bytes in any number of chunks.
-import { once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -35,4 +35,12 @@ export function readUntil(socket: net.Socket, done: (text: string) => boolean): 
     socket.on('end', onEnd);
     socket.on('error', onError);
   });
+}
+
+/**
+ * Resolves on 'close' with its hadError flag. 'close' always comes last, error
+ * or not, while events.once(socket, 'close') would reject on an 'error' first.
+ */
+export function closed(socket: EventEmitter): Promise<boolean> {
+  return new Promise((resolve) => socket.once('close', (hadError?: boolean) => resolve(hadError === true)));
 }
