@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 
 export interface Lesson {
-  /** two digits, contiguous from 01 */
+  /** two digits, contiguous from 00 */
   id: string;
   slug: string;
   title: string;
@@ -16,7 +16,7 @@ export interface Lesson {
 /**
  * An exercise: the learner edits `exercise.ts` in the lesson folder and
  * `npm run check` runs `exercise.check.ts` against it (the harness is
- * lessons/shared/check.ts). The folder also holds `hints.md` and `solution/`
+ * lessons/shared/check/). The folder also holds `hints.md` and `solution/`
  * (`exercise.ts` the reference, `stub.ts` the pristine starting file, the
  * wrong answers). This is the one place for exercise metadata.
  */

@@ -1,7 +1,7 @@
 // `npm run lesson [id] [-- flags]`: list the lessons, or run one lesson's script.
 import { pathToFileURL } from 'node:url';
 import { LESSONS, findLesson, folderName, lessonDir, lessonIds } from '../lessons/catalog.ts';
-import { parseLessonArgs, usage, type FlagSpec, type LessonOptions } from '../lessons/shared/cli.ts';
+import { hostWarning, parseLessonArgs, usage, type FlagSpec, type LessonOptions } from '../lessons/shared/cli.ts';
 import { fail, report, reportCrashes } from './lib/report.ts';
 
 interface LessonModule {
@@ -30,6 +30,9 @@ if (id === undefined || id === '--list') {
     if (opts === null) {
       console.log(`npm run lesson ${lesson.id} -- [flags]   (${folderName(lesson)}, lessons ${lessonIds()})\n\n${usage(mod.flags)}`);
     } else {
+      // Every lesson, every mode: a host other than loopback is allowed, with a warning.
+      const warning = hostWarning(opts.host);
+      if (warning) console.warn(warning);
       await mod.main(opts);
     }
   } catch (err) {

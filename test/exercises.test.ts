@@ -14,7 +14,7 @@ import { after, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import { LESSONS, folderName } from '../lessons/catalog.ts';
-import { CheckFailure, Signal, chunkings, defineCheck, runCheck, seededRandom, splitRandomly, type CheckResult } from '../lessons/shared/check.ts';
+import { CheckFailure, Signal, chunkings, defineCheck, runCheck, seededRandom, splitRandomly, type CheckResult } from '../lessons/shared/check/index.ts';
 import { closedPort } from '../lessons/shared/testing.ts';
 import {
   checkExercise,

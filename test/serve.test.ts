@@ -77,7 +77,7 @@ test('--serve ends open connections when stopped with Ctrl-C', async (t) => {
   await ended; // the server sent its FIN
   client.end();
   await interrupt(server);
-  assert.match(server.stdout, /ending 1 open connection/);
+  assert.match(server.stdout, /stopping \(SIGINT\): closing the server and finishing 1 open connection/);
 });
 
 test('a port in use gives one line that suggests --port, and exit 1', async (t) => {
@@ -95,6 +95,6 @@ test('a port in use gives one line that suggests --port, and exit 1', async (t) 
 
 test('--host other than loopback is allowed, with a warning', async (t) => {
   const { server } = await serve(t, '01', ['--host', '0.0.0.0']);
-  assert.match(server.stderr, /warning: listening on 0\.0\.0\.0, not loopback/);
+  assert.match(server.stderr, /warning: --host 0\.0\.0\.0 is not loopback/);
   await interrupt(server);
 });

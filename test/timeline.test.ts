@@ -7,12 +7,25 @@ import { readAll } from '../lessons/shared/read.ts';
 import { connect, listen } from '../lessons/shared/testing.ts';
 import { Timeline, describe, width } from '../lessons/shared/timeline.ts';
 
-test('describe() quotes text with its byte count and hides binary', () => {
+test('describe() quotes text with its byte count and shows other bytes in hex', () => {
   assert.equal(describe('hello\n'), '"hello\\n" 6 B');
   assert.equal(describe(Buffer.from('你好')), '"你好" 6 B');
-  assert.equal(describe(Buffer.from([0, 1, 2, 255])), '<4 B binary>');
+  assert.equal(describe(Buffer.from([0, 1, 2, 255])), '<00 01 02 ff> 4 B');
+  assert.equal(describe(Buffer.from([0xff, 0xfe, 0x41])), '<ff fe 41> 3 B', 'bytes that are not UTF-8 are not text');
+  assert.equal(describe(Buffer.from([0, 1, 2, 3, 4, 5, 6, 7])), '<00 01 02 03 04 05 …> 8 B');
   assert.equal(describe('x'.repeat(40)), `"${'x'.repeat(17)}…" 40 B`);
   assert.equal(describe(undefined), '');
+});
+
+test('a timeline keeps at most `limit` events, counts the rest, and says so once when live', () => {
+  const printed: string[] = [];
+  const timeline = new Timeline({ live: true, limit: 3, print: (line) => printed.push(line) });
+  for (let i = 0; i < 10; i += 1) timeline.server('data', String(i));
+  assert.equal(timeline.events.length, 3);
+  assert.equal(timeline.dropped, 7);
+  assert.equal(printed.length, 4, printed.join('\n'));
+  assert.match(printed[3], /stops drawing here, after 3 events; the server keeps running/);
+  assert.match(timeline.render(), /… and 7 more events, not drawn \(the limit is 3\)$/);
 });
 
 test('width() counts CJK characters as two cells', () => {

@@ -20,9 +20,9 @@ function assertOneLine(stderr: string): void {
   assert.doesNotMatch(stderr, /^\s+at /m);
 }
 
-test('lesson numbers are two digits, contiguous from 01, and names are unique', () => {
+test('lesson numbers are two digits, contiguous from 00, and names are unique', () => {
   LESSONS.forEach((lesson, index) => {
-    assert.equal(lesson.id, String(index + 1).padStart(2, '0'));
+    assert.equal(lesson.id, String(index).padStart(2, '0'));
     assert.match(lesson.slug, /^[a-z0-9]+(-[a-z0-9]+)*$/);
   });
   assert.equal(new Set(LESSONS.map((l) => l.slug)).size, LESSONS.length);
@@ -71,7 +71,7 @@ test('findLesson accepts 3, 03, 03-name and name, and nothing else', () => {
       assert.equal(findLesson(id), lesson, `id ${id}`);
     }
   }
-  for (const bad of ['0', '99', '', 'nope', '01-wrong-name', '1.5']) assert.equal(findLesson(bad), undefined, `id ${bad}`);
+  for (const bad of ['99', '100', '', 'nope', '01-wrong-name', '1.5', '-1']) assert.equal(findLesson(bad), undefined, `id ${bad}`);
 });
 
 // The runner, as a learner uses it: each case is a real process, run side by side.

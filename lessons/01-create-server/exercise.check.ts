@@ -1,5 +1,5 @@
 // The check for exercise 01: run it with `npm run check 01`.
-import { defineCheck, show } from '../shared/check.ts';
+import { defineCheck, show } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 // The check's own copy: changing GREETING in exercise.ts does not change what is expected.

@@ -1,6 +1,6 @@
 // The check for exercise 02: run it with `npm run check 02`.
 import net from 'node:net';
-import { HOST, Signal, defineCheck, fail, formatBytes, isThenable, show } from '../shared/check.ts';
+import { HOST, Signal, defineCheck, fail, formatBytes, isThenable, show } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 // Far more than the kernel's socket buffers hold, so part of it is still

@@ -8,7 +8,7 @@
 // reply.
 import dc from 'node:diagnostics_channel';
 import net from 'node:net';
-import { HOST, Signal, defineCheck, fail, isThenable, show, type Check, type Recorder } from '../shared/check.ts';
+import { HOST, Signal, defineCheck, fail, isThenable, show, type Check, type Recorder } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 // The check's own copies: changing exercise.ts does not change what is expected.

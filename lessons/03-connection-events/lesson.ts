@@ -104,7 +104,7 @@ export async function connectRefused(timeline: Timeline, port: number, host: str
 export const DEMO_IDLE_MS = 100;
 
 export async function main(opts: LessonOptions): Promise<void> {
-  const idleMs = positiveInt('idle', opts.extra.idle, 10_000);
+  const idleMs = positiveInt('idle', opts.extra.idle, 10_000, 600_000);
 
   if (opts.serve) {
     const server = createRequestServer({ idleMs });
@@ -120,7 +120,7 @@ export async function main(opts: LessonOptions): Promise<void> {
       '(OpenBSD nc needs -N to send a FIN at Ctrl-D; telnet cannot send one, so it never gets an answer.)',
       `Stay quiet for ${idleMs} ms to see 'timeout': the server only writes a note, nothing closes.`,
     ].join('\n');
-    return serve(server, opts, note);
+    return serve(server, opts, { note });
   }
 
   const server = createRequestServer();

@@ -1,7 +1,7 @@
 // The check for exercise 04: run it with `npm run check 04`.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { Signal, defineCheck, fail, formatBytes, show } from '../shared/check.ts';
+import { Signal, defineCheck, fail, formatBytes, show } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 const KiB = 1024;
@@ -204,7 +204,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
       const payload = randomPayload(PAYLOAD_SIZE);
       const want = shouted(payload);
       const client = await c.connect(port, { name: 'the client sending random bytes' });
-      const rx = c.record(client); // reads while it writes
+      const rx = c.record(client, { maxBytes: PAYLOAD_SIZE, from: 'your server' }); // reads while it writes
       // Compare as the bytes arrive, so a wrong byte fails the step at once.
       let compared = 0;
       let differs = false;

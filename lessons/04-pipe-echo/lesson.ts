@@ -169,8 +169,7 @@ async function measure(make: () => net.Server, host: string, total: number): Pro
 }
 
 export async function main(opts: LessonOptions): Promise<void> {
-  const mib = positiveInt('mib', opts.extra.mib, 16);
-  if (mib > 1024) throw new UsageError(`--mib must be at most 1024 (got ${mib})`);
+  const mib = positiveInt('mib', opts.extra.mib, 16, 1024);
 
   const server = createPipeEcho();
   const timeline = new Timeline({ live: opts.serve });
@@ -183,11 +182,11 @@ export async function main(opts: LessonOptions): Promise<void> {
     socket.on('close', (hadError) => timeline.server('close', `echoed ${size(socket.bytesWritten)}, hadError: ${hadError}`));
   });
   if (opts.serve) {
-    return serve(server, opts, (host, port) => [
+    return serve(server, opts, { note: (host, port) => [
       'No greeting: every byte you send comes back unchanged. Echo a file and compare:',
       `  nc -N ${host} ${port} < file > copy && cmp file copy`,
       `  socat -t 10 - TCP:${host.includes(':') ? `[${host}]` : host}:${port} < file > copy && cmp file copy`,
-    ].join('\n'));
+    ].join('\n') });
   }
 
   server.listen(opts.port, opts.host);

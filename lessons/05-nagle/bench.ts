@@ -16,7 +16,7 @@ export async function bench(argv: string[]): Promise<void> {
     const flag = /'(-[^']*)'/.exec((err as Error).message)?.[1];
     throw new UsageError(`${flag ? `${flag}: ` : ''}npm run bench 05 takes one flag, --rounds <n> (default ${BENCH_ROUNDS})`);
   }
-  const rounds = positiveInt('rounds', values.rounds, BENCH_ROUNDS);
+  const rounds = positiveInt('rounds', values.rounds, BENCH_ROUNDS, 10_000);
 
   const server = createPongServer();
   server.listen(0, DEFAULT_HOST);

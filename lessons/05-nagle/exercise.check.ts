@@ -8,7 +8,7 @@
 // two clients, measured at the same time, are compared.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { HOST, Signal, defineCheck, fail, isThenable, median, show } from '../shared/check.ts';
+import { HOST, Signal, defineCheck, fail, isThenable, median, show } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 const HEAD = 'ping ';

@@ -240,7 +240,7 @@ export async function traceRounds(
 }
 
 export async function main(opts: LessonOptions): Promise<void> {
-  const rounds = positiveInt('rounds', opts.extra.rounds, DEFAULT_ROUNDS);
+  const rounds = positiveInt('rounds', opts.extra.rounds, DEFAULT_ROUNDS, 1000);
   const server = createPongServer();
   const timeline = new Timeline({ live: opts.serve });
   // Watch the first connection (the traced one); with --serve, watch every one.
@@ -252,14 +252,14 @@ export async function main(opts: LessonOptions): Promise<void> {
     timeline.watch(socket, 'server', ['data', 'end', 'close']);
   });
   if (opts.serve) {
-    return serve(server, opts, [
+    return serve(server, opts, { note: [
       'Type "ping 1" and Enter: nc sends the whole line in one write, so it never stalls.',
       'To see the stall, send 5 requests as two writes each (replace PORT):',
       `  node -e "const s=require('net').connect(PORT,'127.0.0.1');let n=0,t;` +
         `const go=()=>{t=performance.now();s.write('ping ');s.write(++n+'\\n')};` +
         `s.on('connect',go).on('data',d=>{console.log(String(d).trim(),(performance.now()-t).toFixed(1),'ms');n<5?go():s.end()})"`,
       "Add s.setNoDelay(true); after connect(...) and the stall is gone.",
-    ].join('\n'));
+    ].join('\n') });
   }
 
   server.listen(opts.port, opts.host);

@@ -2,7 +2,7 @@
 // It feeds the learner's LineSplitter the same lines cut every way, then over
 // a real socket, and compares only the lines that come out: never the chunks.
 import net from 'node:net';
-import { CheckFailure, HOST, Signal, chunkings, defineCheck, fail, seededRandom, show, splitRandomly, writePieces } from '../shared/check.ts';
+import { CheckFailure, HOST, Signal, chunkings, defineCheck, fail, seededRandom, show, splitRandomly, writePieces } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 type Splitter = InstanceType<typeof Exercise.LineSplitter>;

@@ -189,8 +189,8 @@ function drawnLineServer(timeline: Timeline): net.Server {
 }
 
 export async function main(opts: LessonOptions): Promise<void> {
-  const writes = positiveInt('writes', opts.extra.writes, DEFAULT_WRITES);
-  if (opts.serve) return serve(drawnLineServer(new Timeline({ live: true })), opts, SERVE_NOTE);
+  const writes = positiveInt('writes', opts.extra.writes, DEFAULT_WRITES, 10_000);
+  if (opts.serve) return serve(drawnLineServer(new Timeline({ live: true })), opts, { note: SERVE_NOTE });
 
   // 1. The same bytes written four ways, counted by the receiver.
   const counter = createCounter();

@@ -105,14 +105,24 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** Parse a positive whole number from a lesson flag, or throw a UsageError naming the flag. */
-export function positiveInt(name: string, value: string | boolean | undefined, fallback: number): number {
+/**
+ * Parse a whole number from 1 to `max` from a lesson flag, or throw a
+ * UsageError naming the flag and the range. Every flag has an upper limit, so
+ * no flag can make a lesson run for ever or run out of memory.
+ */
+export function positiveInt(name: string, value: string | boolean | undefined, fallback: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < 1) {
-    throw new UsageError(`--${name} must be a whole number above 0 (got ${JSON.stringify(value)})`);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < 1 || n > max) {
+    throw new UsageError(`--${name} must be a whole number from 1 to ${max} (got ${JSON.stringify(value)})`);
   }
   return n;
+}
+
+/** The warning for a host other than loopback; null for loopback. */
+export function hostWarning(host: string): string | null {
+  if (isLoopback(host)) return null;
+  return `warning: --host ${host} is not loopback: other machines may be able to connect to this lesson's server`;
 }
 
 /**
@@ -156,20 +166,63 @@ function hostForClients(host: string): string {
   return host;
 }
 
+/** How long a stopping server waits for its peers before it destroys what is left. */
+export const STOP_GRACE_MS = 2000;
+
 /**
- * `--serve` mode: listen, print how to connect with nc/telnet/socat, and run
- * until Ctrl-C. Then close the server and end every open socket before
- * resolving, so nothing is cut off mid-reply.
+ * Resolves on the first Ctrl-C (SIGINT) or SIGTERM. Listening for them replaces
+ * Node's default (exit at once), so the caller can shut down cleanly. A second
+ * signal while the caller is still shutting down calls `force`.
  */
-export async function serve(
-  server: net.Server,
-  opts: LessonOptions,
+export function stopSignal(force: () => void): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** Stop listening for signals again (after a clean shutdown). */
+export function forgetStopSignal(force: () => void): void {
+  process.off('SIGINT', force);
+  process.off('SIGTERM', force);
+}
+
+/**
+ * End one connection without cutting anything off: stop handling what the
+ * peer sends (the server's 'data' listeners and pipes are detached, so no new
+ * reply is started), let the replies already queued go out, then send FIN;
+ * keep reading and discarding until the peer's FIN, so that closing never
+ * finds unread data (that would send an RST instead of a FIN).
+ */
+export function finishConnection(socket: net.Socket): void {
+  socket.unpipe();
+  socket.removeAllListeners('data');
+  socket.on('data', () => {});
+  socket.resume();
+  socket.end();
+}
+
+export interface ServeExtras {
   /** extra advice printed under the commands; a function gets the real host and port */
-  note?: string | ((host: string, port: number) => string),
-): Promise<void> {
-  if (!isLoopback(opts.host)) {
-    console.warn(`warning: listening on ${opts.host}, not loopback: other machines may be able to connect`);
-  }
+  note?: string | ((host: string, port: number) => string);
+  /** the commands that reach this server (default: nc, telnet and socat) */
+  commands?: (host: string, port: number) => string[];
+}
+
+/**
+ * `--serve` mode: listen, print how to connect, and run until Ctrl-C or
+ * SIGTERM. Then stop accepting, finish every open connection (finishConnection)
+ * and resolve once the server has closed. A peer that does not close its side
+ * within STOP_GRACE_MS is destroyed; a second Ctrl-C destroys at once.
+ */
+export async function serve(server: net.Server, opts: LessonOptions, extras: ServeExtras = {}): Promise<void> {
   const open = new Set<net.Socket>();
   server.on('connection', (socket) => {
     open.add(socket);
@@ -180,40 +233,26 @@ export async function serve(
   const { address, port } = await listening(server);
 
   // Listen for Ctrl-C before saying it works: a signal that came first would kill the process.
-  // A second Ctrl-C while we wait for peers means "stop now".
   const force = () => {
     for (const socket of open) socket.destroy();
   };
-  const stopped = new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.once('SIGINT', force);
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  const stopped = stopSignal(force);
 
   const host = hostForClients(address);
   const bracketed = host.includes(':') ? `[${host}]` : host;
+  const commands = extras.commands?.(host, port) ?? [`nc ${host} ${port}`, `telnet ${host} ${port}`, `socat - TCP:${bracketed}:${port}`];
   console.log(`listening on ${address.includes(':') ? `[${address}]` : address}:${port}. Talk to it from another terminal:`);
-  console.log(`  nc ${host} ${port}`);
-  console.log(`  telnet ${host} ${port}`);
-  console.log(`  socat - TCP:${bracketed}:${port}`);
-  if (note) console.log(typeof note === 'function' ? note(host, port) : note);
+  for (const command of commands) console.log(`  ${command}`);
+  if (extras.note) console.log(typeof extras.note === 'function' ? extras.note(host, port) : extras.note);
   console.log('Ctrl-C stops the server.\n');
-  await stopped;
+  const signal = await stopped;
 
-  console.log(`\nstopping: closing the server and ending ${open.size} open connection(s)`);
+  console.log(`\nstopping (${signal}): closing the server and finishing ${open.size} open connection(s)`);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const socket of open) socket.end();
-  // A peer that never closes its side is cut off after a grace period.
-  const grace = setTimeout(() => {
-    for (const socket of open) socket.destroy();
-  }, 2000);
+  for (const socket of open) finishConnection(socket);
+  const grace = setTimeout(force, STOP_GRACE_MS);
   await closed;
   clearTimeout(grace);
-  process.off('SIGINT', force);
+  forgetStopSignal(force);
   console.log('server closed');
 }

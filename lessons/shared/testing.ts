@@ -99,3 +99,43 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** The next socket `server` accepts. Call it before the client connects. */
+export function nextConnection(server: net.Server): Promise<net.Socket> {
+  return new Promise((resolve) => server.once('connection', resolve));
+}
+
+/**
+ * Resolves when `socket` is paused: when the code under test calls pause()
+ * (directly, or through pipe() when the destination is full). A server that
+ * respects back-pressure pauses reading while a reply cannot be written.
+ */
+export function paused(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.readableFlowing === false) return resolve();
+    const pause = socket.pause;
+    socket.pause = function (this: net.Socket) {
+      socket.pause = pause;
+      resolve();
+      return pause.call(this);
+    };
+  });
+}
+
+/**
+ * Write `chunk` again and again, `total` bytes in all, and never read: the
+ * client of a back-pressure test. It waits for 'drain' whenever write() says
+ * so, so it stalls once the server stops reading. `sent()` says how far it got;
+ * `done` resolves when everything was written.
+ */
+export function sendWithoutReading(client: net.Socket, chunk: Buffer, total: number): { sent: () => number; done: Promise<void> } {
+  let sent = 0;
+  const done = (async () => {
+    while (sent < total && !client.destroyed) {
+      const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
+      sent += piece.length;
+      if (!client.write(piece)) await once(client, 'drain');
+    }
+  })();
+  return { sent: () => sent, done };
+}

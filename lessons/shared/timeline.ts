@@ -19,6 +19,12 @@ export interface TimelineEvent {
 export interface TimelineOptions {
   /** print every event as it happens (used by `--serve`) */
   live?: boolean;
+  /**
+   * The most events kept (and, when live, printed): a server that runs for
+   * days must not keep every event for ever. Later events are only counted,
+   * and the timeline says so once. Default MAX_EVENTS.
+   */
+  limit?: number;
   /** where live lines go; defaults to console.log */
   print?: (line: string) => void;
 }
@@ -29,23 +35,37 @@ export const SOCKET_EVENTS = [
 ] as const;
 export type SocketEventName = (typeof SOCKET_EVENTS)[number];
 
+/** Events a timeline keeps unless told otherwise. */
+export const MAX_EVENTS = 1000;
+
 const COLUMN = 34; // width of the client column
 const GAP = 3;
 
 export class Timeline {
   readonly events: TimelineEvent[] = [];
+  /** events that came after the limit: counted, not kept */
+  dropped = 0;
   readonly #start = performance.now();
   readonly #live: boolean;
+  readonly #limit: number;
   readonly #print: (line: string) => void;
 
   constructor(options: TimelineOptions = {}) {
     this.#live = options.live ?? false;
+    this.#limit = options.limit ?? MAX_EVENTS;
     this.#print = options.print ?? ((line) => console.log(line));
   }
 
   /** Record one event. Pass payloads through `describe()` first. */
   add(side: Side, name: string, detail = '', sends = false): TimelineEvent {
     const event: TimelineEvent = { ms: performance.now() - this.#start, side, name, detail, sends };
+    if (this.events.length >= this.#limit) {
+      this.dropped += 1;
+      if (this.dropped === 1 && this.#live) {
+        this.#print(`(the timeline stops drawing here, after ${this.#limit} events; the server keeps running)`);
+      }
+      return event;
+    }
     this.events.push(event);
     if (this.#live) this.#print(liveLine(event));
     return event;
@@ -101,6 +121,7 @@ export class Timeline {
       `${'─'.repeat(8)}  ${'─'.repeat(COLUMN)}${' '.repeat(GAP)}${'─'.repeat(COLUMN)}`,
     ];
     for (const event of this.events) rows.push(row(event));
+    if (this.dropped > 0) rows.push(`${' '.repeat(10)}… and ${this.dropped} more events, not drawn (the limit is ${this.#limit})`);
     return rows.join('\n');
   }
 }
@@ -146,15 +167,18 @@ function liveLine(event: TimelineEvent): string {
 }
 
 /**
- * Short, printable description of a payload:
- * text as a quoted string with its byte count, binary as a byte count only.
+ * Short, printable description of a payload: text as a quoted string with its
+ * byte count, anything else as its first bytes in hex with the byte count.
  */
 export function describe(detail: unknown): string {
   if (detail === undefined || detail === null) return '';
   if (typeof detail === 'string' || detail instanceof Uint8Array) {
     const bytes = typeof detail === 'string' ? Buffer.from(detail) : Buffer.from(detail);
     const text = typeof detail === 'string' ? detail : bytes.toString('utf8');
-    if (!isPrintable(text)) return `<${bytes.length} B binary>`;
+    if (!isPrintable(text) || (typeof detail !== 'string' && text.includes('\ufffd'))) {
+      const hex = bytes.subarray(0, 6).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+      return `<${hex}${bytes.length > 6 ? ' …' : ''}> ${bytes.length} B`;
+    }
     return `${JSON.stringify(text.length > 18 ? `${text.slice(0, 17)}…` : text)} ${bytes.length} B`;
   }
   return String(detail);

@@ -10,11 +10,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LESSONS, findLesson, folderName, lessonDir, type Exercise, type Lesson } from '../../lessons/catalog.ts';
 import { LessonError, UsageError } from '../../lessons/shared/cli.ts';
-import { runCheck, type CheckDefinition, type CheckResult, type RunOptions, type StepResult } from '../../lessons/shared/check.ts';
+import { runIsolated, type CheckResult, type IsolatedOptions, type StepResult } from '../../lessons/shared/check/index.ts';
 
 // `npm run progress | head` closes the pipe early: end quietly, not with an EPIPE stack.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -200,14 +200,12 @@ export function readHints(lesson: Lesson): { title: string; text: string }[] {
 
 // ── running a check ───────────────────────────────────────────────────────
 
-export async function loadCheck(lesson: Lesson): Promise<CheckDefinition<unknown>> {
-  const mod = (await import(pathToFileURL(checkFile(lesson)).href)) as { default: CheckDefinition<unknown> };
-  return mod.default;
-}
-
-/** Run the lesson's check against `file` (default: the learner's exercise.ts). */
-export async function checkExercise(lesson: Lesson, file = exerciseFile(lesson), options: RunOptions = {}): Promise<CheckResult> {
-  return runCheck(await loadCheck(lesson), file, options);
+/**
+ * Run the lesson's check against `file` (default: the learner's exercise.ts),
+ * in a worker thread that the learner's code cannot hang, end or fool.
+ */
+export function checkExercise(lesson: Lesson, file = exerciseFile(lesson), options: IsolatedOptions = {}): Promise<CheckResult> {
+  return runIsolated(checkFile(lesson), file, options);
 }
 
 /**

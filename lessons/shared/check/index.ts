@@ -1,0 +1,10 @@
+// The exercise check harness: what an `exercise.check.ts` and the commands
+// import. README.md in this folder documents the API on one page.
+export { CHECK_DEADLINE, CheckFailure, HOST, LOAD_TIMEOUT, STEP_TIMEOUT, defineCheck, fail } from './results.ts';
+export type { CheckDefinition, CheckResult, FailureDetails, RunOptions, Step, StepOptions, StepResult } from './results.ts';
+export type { Check } from './context.ts';
+export { MAX_KEPT, Recorder, Signal, type RecordOptions } from './recorder.ts';
+export { formatAddress, formatBytes, isThenable, show } from './format.ts';
+export { chunkings, median, seededRandom, splitRandomly, timeRounds, writePieces, type Chunking } from './framing.ts';
+export { runCheck } from './run.ts';
+export { runIsolated, type IsolatedOptions } from './isolated.ts';
