@@ -1,8 +1,12 @@
 // `npm run check [exercise] [-- --file <path>]`: run an exercise's check
 // against your exercise.ts (or another file), step by step. Without an
 // exercise, checks the current one (the first not done yet).
-// Exit code: 0 passed, 1 not yet, 2 a mistake in the command.
-import { existsSync } from 'node:fs';
+// Exit code: 0 passed, 1 not yet (or a problem with the files), 2 a mistake in the command.
+//
+// The check runs in a worker thread (lessons/shared/check/isolated.ts): your
+// code cannot hang it, end it or write the verdict. Only this command records
+// progress, from the verdict it received.
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LessonError } from '../lessons/shared/cli.ts';
 import {
@@ -16,17 +20,15 @@ import {
   green,
   isMain,
   label,
-  loadProgress,
   nextAfter,
   parseCommand,
-  progressFile,
   red,
   resolveExercise,
-  setDone,
   shown,
   solutionFile,
   typeErrors,
 } from './lib/exercises.ts';
+import { formatProgress, parseProgress, progressFile, progressText, saveProgress, type Progress } from './lib/progress.ts';
 import { report } from './lib/report.ts';
 
 const USAGE = 'npm run check [exercise] [-- --file <path>]   e.g. npm run check 01';
@@ -37,7 +39,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`${USAGE}\n\nChecks your exercise.ts (or --file <path>) step by step. Without an exercise: the current one.`);
     return 0;
   }
-  const progress = loadProgress();
+  // The progress file as it was before any of the learner's code ran.
+  const before = progressText();
+  const progress = parseProgress(before);
   const lesson = resolveExercise(positionals[0], progress);
   if (!lesson) {
     const total = exerciseLessons().length;
@@ -55,41 +59,51 @@ export async function main(argv: string[]): Promise<number> {
   }
   const isOwn = path.resolve(target) === path.resolve(own);
 
+  // tsc runs next to the check: its verdict is not the check's, but worth knowing either way.
+  const types = process.env.WORKBOOK_TYPECHECK === 'off' ? Promise.resolve([]) : typeErrors(target);
   console.log(bold(`Checking ${label(lesson)}: ${shown(target)}`));
   const result = await checkExercise(lesson, target, { onStep: (step) => console.log(formatStep(step)) });
   console.log('');
 
+  // The verdict first; then what it means for the progress file.
+  const after = structuredClone(progress);
   if (result.ok) {
-    if (isOwn) setDone(lesson, true);
-    const after = loadProgress();
+    console.log(green(`✓ Passed: ${label(lesson)}.`));
+    if (isOwn) after.done[lesson.slug] = new Date().toISOString();
+  } else {
+    console.log(red(`✗ Not yet: stopped at "${result.failed?.name}".`));
+  }
+  const recorded = record(before, after);
+
+  if (result.ok) {
     const total = exerciseLessons().length;
     const doneCount = exerciseLessons().filter((l) => after.done[l.slug] !== undefined).length;
-    console.log(
-      green(`✓ Passed: ${label(lesson)}.`) +
-        (isOwn
-          ? ` Recorded in ${shown(progressFile())} ${bar(doneCount, total, 10)}.`
-          : ` (Checked ${shown(target)}; progress is recorded only for your own ${shown(own)}.)`),
-    );
+    if (!isOwn) console.log(`  (Checked ${shown(target)}; progress is recorded only for your own ${shown(own)}.)`);
+    else if (recorded) console.log(`  Recorded in ${shown(progressFile())} ${bar(doneCount, total)}.`);
     console.log(`  Compare notes with the reference solution: ${shown(solutionFile(lesson))}`);
     const next = nextAfter(after, lesson);
     if (next) console.log(`  Next: ${label(next)} (lesson ${next.id}: ${next.title}) — npm run next shows what to read and run.`);
     else console.log('  No exercise is left after this one: npm run progress shows them all.');
   } else {
-    if (isOwn) setDone(lesson, false);
-    console.log(red(`✗ Not yet: stopped at "${result.failed?.name}".`));
     const again = process.env.WORKBOOK_WATCHING
       ? 'save it to check again'
       : isOwn
         ? `check again: npm run check ${lesson.id}, or npm run watch`
         : `check again: npm run check ${lesson.id} -- --file ${values.file}`;
     console.log(`  Edit ${shown(target)} and ${again}. Stuck? ${process.env.WORKBOOK_WATCHING ? 'h + Enter, or ' : ''}npm run hint ${lesson.id}`);
-    if (isOwn && process.env.WORKBOOK_TYPECHECK !== 'off') {
-      const errors = typeErrors(target);
-      if (errors.length > 0) {
-        console.log(`  TypeScript also finds ${errors.length === 1 ? 'a type error' : `${errors.length} type errors`} in your file (tsx runs it without type-checking):`);
-        for (const error of errors.slice(0, 3)) console.log(`    ${error}`);
-      }
+    if (isOwn && progress.done[lesson.slug]) {
+      console.log(
+        `  Your earlier pass of ${lesson.id} (${progress.done[lesson.slug].slice(0, 10)}) still stands; the file as it is now does not pass.` +
+          ` (npm run progress -- --forget ${lesson.id} forgets that pass.)`,
+      );
     }
+  }
+  const errors = await types;
+  if (errors.length > 0) {
+    const note = result.ok ? 'it passed, but TypeScript finds' : 'TypeScript also finds';
+    console.log(`  ${note} ${errors.length === 1 ? 'a type error' : `${errors.length} type errors`} in ${shown(target)} (tsx runs it without type-checking):`);
+    for (const error of errors.slice(0, 3)) console.log(`    ${error}`);
+    if (errors.length > 3) console.log(`    … and ${errors.length - 3} more: npx tsc --noEmit ${shown(target)}`);
   }
   if (result.leftOpen.length > 0) {
     console.log(dim(`  note: after the check, your code still had open: ${result.leftOpen.join(', ')}`));
@@ -97,20 +111,37 @@ export async function main(argv: string[]): Promise<number> {
   return result.ok ? 0 : 1;
 }
 
+/**
+ * Make the progress file say `after`, whatever the checked code did to it
+ * meanwhile (it may have written or deleted it): the file is written when the
+ * verdict changed it or when it no longer holds what it held before the check.
+ * Returns whether the file now holds `after`.
+ */
+function record(before: string | undefined, after: Progress): boolean {
+  let now: string | undefined;
+  try {
+    now = progressText();
+  } catch {
+    now = undefined;
+  }
+  const changedByVerdict = formatProgress(after) !== formatProgress(parseProgress(before));
+  if (!changedByVerdict && now === before) return true;
+  if (now !== before) console.log(`  note: ${shown(progressFile())} changed while your code ran; it is put back as this command recorded it.`);
+  try {
+    if (before === undefined && !changedByVerdict) rmSync(progressFile(), { force: true, recursive: true });
+    else saveProgress(after);
+    return true;
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return false;
+  }
+}
+
+
 if (isMain(import.meta.url)) {
   try {
     process.exitCode = await main(process.argv.slice(2));
   } catch (err) {
     process.exitCode = report(err, 'check');
   }
-
-  // Backstop: the harness closes every server and socket it saw, so the process
-  // normally ends here. If the learner's code left something else running (a
-  // timer, say), say so and exit instead of hanging. unref(): this timer alone
-  // never keeps the process alive.
-  setTimeout(() => {
-    const left = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout' && r !== 'TTYWrap');
-    console.error(`note: your code left ${left.length > 0 ? left.join(', ') : 'a timer'} running after the check; exiting anyway`);
-    process.exit();
-  }, 1500).unref();
 }

@@ -1,17 +1,38 @@
-// `npm run progress`: every lesson, whether its exercise is done, a progress
-// bar, and the next exercise. Progress lives in .workbook-progress.json
-// (ignored by git): delete it to start over.
+// `npm run progress [-- --forget <exercise>]`: every lesson, whether its
+// exercise is done, a progress bar, and the next exercise. Progress lives in
+// .workbook-progress.json (ignored by git): delete it to start over.
+// --forget <exercise> forgets one pass (a failing check never does).
 import { LESSONS } from '../lessons/catalog.ts';
-import { bar, currentExercise, dim, exerciseLessons, green, isDone, isMain, loadProgress, parseCommand, progressFile, shown } from './lib/exercises.ts';
+import {
+  bar,
+  currentExercise,
+  dim,
+  exerciseLessons,
+  green,
+  isDone,
+  isMain,
+  label,
+  loadProgress,
+  parseCommand,
+  progressFile,
+  resolveExercise,
+  setDone,
+  shown,
+} from './lib/exercises.ts';
 import { report } from './lib/report.ts';
 
-const USAGE = 'npm run progress';
+const USAGE = 'npm run progress [-- --forget <exercise>]';
 
 export function main(argv: string[]): number {
-  const { values } = parseCommand(argv, {}, USAGE, 0);
+  const { values } = parseCommand(argv, { forget: { type: 'string' } }, USAGE, 0);
   if (values.help) {
-    console.log(`${USAGE}\n\nShows which exercises are done and which is next.`);
+    console.log(`${USAGE}\n\nShows which exercises are done and which is next. --forget <exercise> forgets that exercise's pass.`);
     return 0;
+  }
+  if (typeof values.forget === 'string') {
+    const lesson = resolveExercise(values.forget, loadProgress())!;
+    const forgotten = setDone(lesson, false);
+    console.log(forgotten ? `Forgot the pass of ${label(lesson)}.\n` : `${label(lesson)} was not done: nothing to forget.\n`);
   }
   const progress = loadProgress();
   const exercises = exerciseLessons();

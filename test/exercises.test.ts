@@ -14,10 +14,10 @@ import { after, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import { LESSONS, folderName } from '../lessons/catalog.ts';
-import { CheckFailure, Signal, chunkings, defineCheck, runCheck, seededRandom, splitRandomly, type CheckResult } from '../lessons/shared/check/index.ts';
+import { CheckFailure, CheckPool, Signal, chunkings, defineCheck, runCheck, runIsolated, seededRandom, splitRandomly, type CheckResult } from '../lessons/shared/check/index.ts';
 import { closedPort } from '../lessons/shared/testing.ts';
 import {
-  checkExercise,
+  checkFile,
   exerciseLessons,
   readHints,
   repoFile,
@@ -126,10 +126,148 @@ async function invoke(main: (argv: string[]) => number | Promise<number>, argv: 
   return out;
 }
 
-// The checks below run in this process one at a time (the harness patches
-// net.Server.prototype.listen while it runs); the commands run as child
-// processes meanwhile.
+// Every exercise is proven side by side, through the same worker threads the
+// commands use (a pool that reuses a worker while its checks leave nothing
+// open). The harness's own tests run checks in this process, one at a time
+// (the harness patches net.Server.prototype.listen while it runs); the
+// commands run as child processes meanwhile.
+const pool = new CheckPool(4);
+after(() => pool.close());
+
+function prove(lesson: ExerciseLesson, file: string, options = {}): Promise<CheckResult> {
+  return pool.run(checkFile(lesson), file, options);
+}
+
 describe('exercises', { concurrency: true }, () => {
+  describe('every exercise, proven', { concurrency: true }, () => {
+    for (const lesson of exerciseLessons()) {
+      describe(`exercise ${lesson.id} (${lesson.exercise.title})`, { concurrency: true }, () => {
+        test('the starting file fails at a named step of the check, not at loading', async () => {
+          const result = await prove(lesson, stubFile(lesson), FAST);
+          assert.equal(result.ok, false, 'the stub passed');
+          assert.ok(result.failed!.name !== 'loading your file' && result.failed!.name !== 'running the check', failedAt(result));
+          assert.ok(result.failed!.message, 'a failure says why');
+          assertNothingLeft(result);
+        });
+
+        test('an empty file fails at finding its export', async () => {
+          const result = await prove(lesson, learnerFile(''));
+          assert.equal(result.ok, false);
+          assert.match(result.failed!.name, /^finding the export /, failedAt(result));
+          assert.match(result.failed!.message!, /exports nothing/);
+        });
+
+        for (const [name, step] of Object.entries(lesson.exercise.wrong)) {
+          test(`the wrong answer solution/${name} fails at "${step}"`, async () => {
+            const result = await prove(lesson, repoFile(lesson, `solution/${name}`), FAST);
+            assert.equal(result.ok, false, `solution/${name} passed`);
+            assert.equal(result.failed!.name, step, failedAt(result));
+            assertNothingLeft(result);
+          });
+        }
+
+        test('the reference solution passes every step', async () => {
+          const result = await prove(lesson, solutionFile(lesson));
+          assert.equal(result.ok, true, failedAt(result));
+          assert.ok(result.steps.filter((s) => s.status === 'passed').length >= 4, 'a check of a few steps at least');
+          assertNothingLeft(result);
+        });
+
+        test('the starting file and the reference export the same names', async () => {
+          const stub = await import(pathToFileURL(stubFile(lesson)).href);
+          const reference = await import(pathToFileURL(solutionFile(lesson)).href);
+          assert.deepEqual(Object.keys(stub).sort(), Object.keys(reference).sort());
+        });
+
+        test('the hints never quote a line of the reference solution', () => {
+          const hints = readFileSync(repoFile(lesson, 'hints.md'), 'utf8');
+          const code = readFileSync(solutionFile(lesson), 'utf8')
+            .split('\n')
+            .map((l) => l.trim())
+            .filter((l) => l.length > 20 && !l.startsWith('//') && !l.startsWith('import ') && !l.startsWith('export '));
+          for (const line of code) assert.ok(!hints.includes(line), `hints.md quotes the solution: ${line}`);
+        });
+      });
+    }
+
+  });
+
+  // Learner code runs in a worker thread that the command can stop. These checks
+  // are written here (not an exercise's), so that they test the harness alone.
+  describe('learner code cannot hang, end or fool a check', { concurrency: true }, () => {
+    const harness = pathToFileURL(path.join(ROOT, 'lessons', 'shared', 'check', 'index.ts')).href;
+    /** A check file in the temporary folder, with this body. */
+    const checkWith = (body: string) => learnerFile(`import { defineCheck } from '${harness}';\nexport default defineCheck(async (c: any) => {\n${body}\n});\n`);
+    // A server that must send "hello\n" and end, and a class whose push() is called.
+    const serverCheck = checkWith(`
+      const start = await c.exported('start');
+      const server = await c.step('calling start()', () => c.serverFrom(start(), 'start()'));
+      const { port } = await c.step('listening', (s: any) => c.listening(server, s));
+      const client = await c.step('connecting', () => c.connect(port));
+      const rx = c.record(client, { maxBytes: 6, from: 'your server' });
+      await c.step('waiting for hello', async () => {
+        await rx.untilEnd();
+        c.expectEqual(rx.text, 'hello\\n', 'not hello');
+      });`);
+    const classCheck = checkWith(`
+      const Splitter = await c.exported('Splitter');
+      await c.step('pushing a line', () => new Splitter().push(Buffer.from('one\\ntwo')));`);
+    const server = (handler: string, top = '') => learnerFile(`import net from 'node:net';\n${top}\nexport function start() {\n  const server = net.createServer((socket) => {\n    socket.on('error', () => {});\n    ${handler}\n  });\n  server.listen(0, '127.0.0.1');\n  return server;\n}\n`);
+    // The production limits are 2 s, and 5 s while loading: shorter ones keep these tests cheap.
+    const quick = { blockedMs: 400, blockedLoadingMs: 1500 };
+
+    test('the harness checks below pass a correct answer', async () => {
+      const result = await runIsolated(serverCheck, server("socket.end('hello\\n');"), quick);
+      assert.equal(result.ok, true, failedAt(result));
+    });
+
+    const loops: [string, string, string, RegExp][] = [
+      ['at the top level of the file', serverCheck, server("socket.end('hello\\n');", 'let n = 0;\nwhile (n >= 0) n = (n + 1) % 7;'), /^loading your file$/],
+      ['in a connection handler', serverCheck, server('for (;;) {}'), /^(connecting|waiting for hello)$/],
+      ['in push()', classCheck, learnerFile("export class Splitter {\n  pending = '';\n  push(chunk: Buffer): string[] {\n    this.pending += chunk.toString();\n    const lines: string[] = [];\n    while (this.pending.indexOf('\\n')) lines.push('x');\n    return lines;\n  }\n}\n"), /^pushing a line$/],
+    ];
+    for (const [where, checkFile_, file, step] of loops) {
+      test(`an endless loop ${where} ends the check, naming the step and the likely cause`, async () => {
+        const began = performance.now();
+        const result = await runIsolated(checkFile_, file, quick);
+        assert.equal(result.ok, false);
+        assert.match(result.failed!.name, step, failedAt(result));
+        assert.match(result.failed!.message!, /(did not give control back for 0\.4 s|held the event loop for 1\.5 s) \(an endless loop\?\)/);
+        assert.ok(performance.now() - began < 10_000, 'stopped soon after the limit');
+      });
+    }
+
+    test('process.exit() at import or in a handler is a failure with one line, never a pass', async () => {
+      const atImport = await runIsolated(serverCheck, server("socket.end('hello\\n');", 'process.exit(0);'), quick);
+      assert.equal(atImport.ok, false);
+      assert.equal(atImport.failed!.name, 'loading your file');
+      assert.match(atImport.failed!.message!, /^your code called process\.exit\(0\) \(at answer-\d+\.ts:2:\d+\): the check cannot finish once the process ends — remove that call$/);
+      const inHandler = await runIsolated(serverCheck, server('process.exit(0);'), quick);
+      assert.equal(inHandler.ok, false);
+      assert.match(inHandler.failed!.message!, /^your code called process\.exit\(0\) \(at answer-\d+\.ts:6:\d+\)/);
+    });
+
+    test('running out of memory is a failure with one line', async () => {
+      const hog = server('const all: number[][] = [];\n    for (;;) all.push(new Array(100_000).fill(Math.random()));');
+      const result = await runIsolated(serverCheck, hog, { ...quick, memoryMb: 32 });
+      assert.equal(result.ok, false);
+      assert.match(result.failed!.message!, /^your code ran out of memory \(the check allows 32 MB of JavaScript heap\)/);
+    });
+
+    test('an answer that sends 1 GiB: the check stops reading past what it needs and says so, in bounded memory', async () => {
+      // The same 1 MiB buffer written 1024 times: 1 GiB on the wire, 1 MiB in the answer's memory.
+      const flood = server('const mib = Buffer.alloc(1024 * 1024, 120);\n    for (let i = 0; i < 1024; i += 1) socket.write(mib);\n    socket.end();');
+      const start = process.memoryUsage().rss;
+      let peak = start;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+      const result = await runIsolated(serverCheck, flood, quick);
+      clearInterval(sampler);
+      assert.equal(result.failed?.name, 'waiting for hello', failedAt(result));
+      assert.match(result.failed!.message!, /^your server sent \d+ bytes where 6 were expected: the check stopped reading there$/);
+      assert.ok(peak - start < 300 * 1024 * 1024, `the process grew by ${((peak - start) / 1048576).toFixed(0)} MB`);
+    });
+  });
+
   describe('in this process, one check at a time', { concurrency: false }, () => {
     // ── every exercise ────────────────────────────────────────────────────────
 
@@ -160,56 +298,6 @@ describe('exercises', { concurrency: true }, () => {
         assert.equal(readFileSync(repoFile(lesson, 'exercise.ts'), 'utf8'), stubOf(lesson), `${folderName(lesson)}/exercise.ts differs from solution/stub.ts`);
       }
     });
-
-    for (const lesson of exerciseLessons()) {
-      describe(`exercise ${lesson.id} (${lesson.exercise.title})`, () => {
-        test('the starting file fails at a named step of the check, not at loading', async () => {
-          const result = await checkExercise(lesson, stubFile(lesson), FAST);
-          assert.equal(result.ok, false, 'the stub passed');
-          assert.ok(result.failed!.name !== 'loading your file' && result.failed!.name !== 'running the check', failedAt(result));
-          assert.ok(result.failed!.message, 'a failure says why');
-          assertNothingLeft(result);
-        });
-
-        test('an empty file fails at finding its export', async () => {
-          const result = await checkExercise(lesson, learnerFile(''));
-          assert.equal(result.ok, false);
-          assert.match(result.failed!.name, /^finding the export /, failedAt(result));
-          assert.match(result.failed!.message!, /exports nothing/);
-        });
-
-        for (const [name, step] of Object.entries(lesson.exercise.wrong)) {
-          test(`the wrong answer solution/${name} fails at "${step}"`, async () => {
-            const result = await checkExercise(lesson, repoFile(lesson, `solution/${name}`), FAST);
-            assert.equal(result.ok, false, `solution/${name} passed`);
-            assert.equal(result.failed!.name, step, failedAt(result));
-            assertNothingLeft(result);
-          });
-        }
-
-        test('the reference solution passes every step', async () => {
-          const result = await checkExercise(lesson, solutionFile(lesson));
-          assert.equal(result.ok, true, failedAt(result));
-          assert.ok(result.steps.filter((s) => s.status === 'passed').length >= 4, 'a check of a few steps at least');
-          assertNothingLeft(result);
-        });
-
-        test('the starting file and the reference export the same names', async () => {
-          const stub = await import(pathToFileURL(stubFile(lesson)).href);
-          const reference = await import(pathToFileURL(solutionFile(lesson)).href);
-          assert.deepEqual(Object.keys(stub).sort(), Object.keys(reference).sort());
-        });
-
-        test('the hints never quote a line of the reference solution', () => {
-          const hints = readFileSync(repoFile(lesson, 'hints.md'), 'utf8');
-          const code = readFileSync(solutionFile(lesson), 'utf8')
-            .split('\n')
-            .map((l) => l.trim())
-            .filter((l) => l.length > 20 && !l.startsWith('//') && !l.startsWith('import ') && !l.startsWith('export '));
-          for (const line of code) assert.ok(!hints.includes(line), `hints.md quotes the solution: ${line}`);
-        });
-      });
-    }
 
     // ── the harness ───────────────────────────────────────────────────────────
 
@@ -451,9 +539,18 @@ describe('exercises', { concurrency: true }, () => {
         assert.equal(current.code, 1);
         assert.match(current.stdout, new RegExp(`Checking ${second.id} · `));
         assert.doesNotMatch(current.stdout, /solution/);
-        // A failing check of a done exercise makes it not done again.
+        // A failing re-check of a passed exercise keeps the pass, and says so.
+        const passedAt = JSON.parse(readFileSync(progress, 'utf8')).done[first.slug];
         writeFileSync(path.join(dir, folderName(first), 'exercise.ts'), '');
-        assert.equal((await invoke(check, [first.id], env)).code, 1);
+        const failing = await invoke(check, [first.id], env);
+        assert.equal(failing.code, 1);
+        assert.match(failing.stdout, new RegExp(`Your earlier pass of ${first.id} \\(\\d{4}-\\d\\d-\\d\\d\\) still stands; the file as it is now does not pass`));
+        assert.match(failing.stdout, new RegExp(`npm run progress -- --forget ${first.id}`));
+        assert.equal(JSON.parse(readFileSync(progress, 'utf8')).done[first.slug], passedAt, 'the pass is kept');
+        // An explicit command forgets it.
+        const forgot = await invoke(progress_, ['--forget', first.id], env);
+        assert.equal(forgot.code, 0, forgot.stderr);
+        assert.match(forgot.stdout, new RegExp(`Forgot the pass of ${first.id} · `));
         assert.deepEqual(JSON.parse(readFileSync(progress, 'utf8')).done, {});
       });
 
@@ -461,11 +558,11 @@ describe('exercises', { concurrency: true }, () => {
         const env = { WORKBOOK_PROGRESS: path.join(tmp, 'unused.json') };
         const noExercise = LESSONS.find((l) => !l.exercise);
         const cases: [string[], RegExp][] = [
-          [['99'], /no lesson "99": exercises exist for 01 \(create-server\)/],
+          [['99'], new RegExp(`no lesson "99": exercises exist for ${first.id} \\(${first.slug}\\)`)],
           [['01', '--bogus'], /unknown flag --bogus — usage: npm run check/],
           [['01', '--file'], /--file needs a value/],
           [['01', '02'], /unexpected argument 02/],
-          ...(noExercise ? [[[noExercise.id], /has no exercise yet: exercises exist for 01/] as [string[], RegExp]] : []),
+          ...(noExercise ? [[[noExercise.id], new RegExp(`has no exercise yet: exercises exist for ${first.id}`)] as [string[], RegExp]] : []),
         ];
         for (const [argv, pattern] of cases) {
           const { code, stdout, stderr } = await invoke(check, argv, env);
@@ -481,12 +578,90 @@ describe('exercises', { concurrency: true }, () => {
         assert.equal(existsSync(env.WORKBOOK_PROGRESS), false);
       });
 
-      test('a failed check of your own file also lists its type errors (tsx runs files without type-checking)', async () => {
+      test('a check lists the type errors of the file it checked, failed or passed, own file or --file (tsx runs files without type-checking)', async () => {
         const { dir, progress } = lessonsCopy({ [first.id]: "export const n: number = 'one';\nexport function f(): string {\n  return GRETING;\n}\n" });
-        const { code, stdout } = await invoke(check, [first.id], { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress });
-        assert.equal(code, 1);
-        assert.match(stdout, /TypeScript also finds 2 type errors in your file \(tsx runs it without type-checking\):\n {4}exercise\.ts:1:14 Type 'string' is not assignable to type 'number'\.\n {4}exercise\.ts:3:10 Cannot find name 'GRETING'\.\n/);
-        assert.deepEqual(typeErrors(stubFile(first)), [], 'the starting file has none');
+        const env = { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress };
+        const own = await invoke(check, [first.id], env);
+        assert.equal(own.code, 1);
+        assert.match(own.stdout, /TypeScript also finds 2 type errors in \S+exercise\.ts \(tsx runs it without type-checking\):\n {4}exercise\.ts:1:14 Type 'string' is not assignable to type 'number'\.\n {4}exercise\.ts:3:10 Cannot find name 'GRETING'\.\n/);
+        // A passing answer with a type error: a pass, with a note.
+        const reference = readFileSync(solutionFile(first), 'utf8');
+        const typo = learnerFile(`${reference}\nexport const unused: number = 'not a number';\n`);
+        const passed = await invoke(check, [first.id, '--file', typo], env);
+        assert.equal(passed.code, 0, passed.stdout);
+        assert.match(passed.stdout, /✓ Passed:[^]*it passed, but TypeScript finds a type error in \S+answer-\d+\.ts[^]*answer-\d+\.ts:\d+:\d+ Type 'string' is not assignable to type 'number'/);
+        assert.deepEqual(await typeErrors(stubFile(first)), [], 'the starting file has none');
+        assert.deepEqual(await typeErrors(solutionFile(first)), [], 'the reference has none');
+      });
+
+      test('only the command records progress: an answer that writes or deletes the progress file changes nothing', async () => {
+        const allDone = JSON.stringify({ version: 1, done: Object.fromEntries(exerciseLessons().map((l) => [l.slug, '2030-01-01T00:00:00.000Z'])), hints: {} });
+        const tamper = `import { rmSync, writeFileSync } from 'node:fs';\nwriteFileSync(process.env.WORKBOOK_PROGRESS!, ${JSON.stringify(allDone)});\nprocess.on('exit', () => rmSync(process.env.WORKBOOK_PROGRESS!, { force: true }));\n`;
+        const reference = readFileSync(solutionFile(first), 'utf8');
+        const { dir, progress } = lessonsCopy({ [first.id]: `${tamper}export function nothing() {}\n` });
+        const env = { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress, WORKBOOK_TYPECHECK: 'off' };
+        const original = `${JSON.stringify({ version: 1, done: { [second.slug]: '2026-01-02T00:00:00.000Z' }, hints: { [second.slug]: 1 } }, null, 2)}\n`;
+        writeFileSync(progress, original);
+        const failing = await invoke(check, [first.id], env);
+        assert.equal(failing.code, 1);
+        assert.match(failing.stdout, /note: .*progress\.json changed while your code ran; it is put back as this command recorded it/);
+        assert.equal(readFileSync(progress, 'utf8'), original, 'a failing answer recorded nothing');
+        // A passing answer that tampers: only its own pass is recorded.
+        writeFileSync(path.join(dir, folderName(first), 'exercise.ts'), `${tamper}${reference}`);
+        const passing = await invoke(check, [first.id], env);
+        assert.equal(passing.code, 0, passing.stdout);
+        const recorded = JSON.parse(readFileSync(progress, 'utf8'));
+        assert.deepEqual(Object.keys(recorded.done).sort(), [first.slug, second.slug].sort());
+        assert.notEqual(recorded.done[first.slug], '2030-01-01T00:00:00.000Z');
+        assert.deepEqual(recorded.hints, { [second.slug]: 1 });
+      });
+
+      test('a check of a correct answer reports nothing left open, even for a file edited just before', async () => {
+        const { dir, progress } = lessonsCopy();
+        for (let i = 0; i < 3; i += 1) {
+          const fresh = learnerFile(`${readFileSync(solutionFile(first), 'utf8')}\n// edit ${i} ${Date.now()}\n`);
+          const out = await invoke(check, [first.id, '--file', fresh], { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress, WORKBOOK_TYPECHECK: 'off' });
+          assert.equal(out.code, 0, out.stdout);
+          assert.doesNotMatch(out.stdout, /still had open/);
+        }
+      });
+
+      test('progress files of the wrong shape, a directory in their place, or one that cannot be written: one line each, nothing left behind', async () => {
+        const { dir } = lessonsCopy({ [first.id]: readFileSync(solutionFile(first), 'utf8') });
+        const cases: [string, RegExp][] = [
+          ['[]', /is not in the workbook's format \(it should hold an object\)/],
+          ['{"done": []}', /"done" should be an object/],
+          ['{"done": {"create-server": 5}}', /done\["create-server"\] should be a date, got 5/],
+          ['{"hints": {"nagle": "two"}}', /hints\["nagle"\] should be a whole number/],
+          ['{"version": 7}', /version 7, expected 1/],
+          ['{not json', /is not valid JSON/],
+        ];
+        for (const [text, message] of cases) {
+          const file = path.join(dir, `progress-${cases.indexOf(cases.find((c) => c[0] === text)!)}.json`);
+          writeFileSync(file, text);
+          for (const main of [check, progress_, next, hint]) {
+            const out = await invoke(main, [], { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: file });
+            assert.equal(out.code, 1, `${text}: ${out.stdout}${out.stderr}`);
+            assertOneLine(out.stderr);
+            assert.match(out.stderr, message);
+            assert.match(out.stderr, /fix it, or delete .* to start over/);
+          }
+        }
+        const folder = path.join(dir, 'progress-folder.json');
+        mkdirSync(folder);
+        const asFolder = await invoke(progress_, [], { WORKBOOK_PROGRESS: folder });
+        assert.equal(asFolder.code, 1);
+        assertOneLine(asFolder.stderr);
+        assert.match(asFolder.stderr, /is a directory, but the workbook keeps its progress in a file of that name/);
+
+        // A progress file whose folder is a file: the verdict comes first, then one line, and no temporary file.
+        const blocker = path.join(dir, 'not-a-folder');
+        writeFileSync(blocker, '');
+        const unwritable = await invoke(check, [first.id], { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: path.join(blocker, 'progress.json'), WORKBOOK_TYPECHECK: 'off' });
+        assert.match(unwritable.stdout, /✓ Passed: /, 'the verdict is shown');
+        assertOneLine(unwritable.stderr);
+        assert.match(unwritable.stderr, /could not save your progress in .*not-a-folder\/progress\.json \(ENOTDIR\): check that its folder is writable/);
+        assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
       });
 
       test('an exercise can be named like a lesson: 1, 01, 01-name or name; no name means the current one', () => {

@@ -7,13 +7,14 @@
 //   WORKBOOK_LESSONS_DIR=<dir>    where the learner's exercise.ts files live (default lessons/);
 //                                 checks, stubs, hints and solutions always come from the repo
 //   WORKBOOK_TYPECHECK=off        skip the tsc run that lists type errors after a failed check
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LESSONS, findLesson, folderName, lessonDir, type Exercise, type Lesson } from '../../lessons/catalog.ts';
-import { LessonError, UsageError } from '../../lessons/shared/cli.ts';
+import { UsageError } from '../../lessons/shared/cli.ts';
+import { isDone, type Progress } from './progress.ts';
 import { runIsolated, type CheckResult, type IsolatedOptions, type StepResult } from '../../lessons/shared/check/index.ts';
 
 // `npm run progress | head` closes the pipe early: end quietly, not with an EPIPE stack.
@@ -65,59 +66,9 @@ export function label(lesson: ExerciseLesson): string {
   return `${lesson.id} · ${lesson.exercise.title}`;
 }
 
-// ── progress ──────────────────────────────────────────────────────────────
+// ── progress (the file itself: scripts/lib/progress.ts) ───────────────────
 
-export interface Progress {
-  version: 1;
-  /** slug → when its exercise last passed */
-  done: Record<string, string>;
-  /** slug → how many hints were shown */
-  hints: Record<string, number>;
-}
-
-export function progressFile(): string {
-  return process.env.WORKBOOK_PROGRESS ? path.resolve(process.env.WORKBOOK_PROGRESS) : path.join(ROOT, '.workbook-progress.json');
-}
-
-export function loadProgress(): Progress {
-  const file = progressFile();
-  const empty: Progress = { version: 1, done: {}, hints: {} };
-  if (!existsSync(file)) return empty;
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    throw new LessonError(`the progress file ${shown(file)} is not valid JSON: fix it, or delete it to start over`);
-  }
-  const p = data as Partial<Progress>;
-  return {
-    version: 1,
-    done: p && typeof p.done === 'object' && p.done !== null ? { ...p.done } : {},
-    hints: p && typeof p.hints === 'object' && p.hints !== null ? { ...p.hints } : {},
-  };
-}
-
-export function saveProgress(progress: Progress): void {
-  const file = progressFile();
-  // Write a temporary file, then rename: a crash never leaves half a file.
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(progress, null, 2)}\n`);
-  renameSync(temp, file);
-}
-
-export function isDone(progress: Progress, lesson: Lesson): boolean {
-  return progress.done[lesson.slug] !== undefined;
-}
-
-/** Mark an exercise done (with the time) or not done; returns false when nothing changed. */
-export function setDone(lesson: Lesson, done: boolean): boolean {
-  const progress = loadProgress();
-  if (!done && !isDone(progress, lesson)) return false;
-  if (done) progress.done[lesson.slug] = new Date().toISOString();
-  else delete progress.done[lesson.slug];
-  saveProgress(progress);
-  return true;
-}
+export { isDone, loadProgress, progressFile, saveProgress, setDone, type Progress } from './progress.ts';
 
 /** The first exercise not done yet, or undefined when all are done. */
 export function currentExercise(progress: Progress): ExerciseLesson | undefined {
@@ -209,23 +160,28 @@ export function checkExercise(lesson: Lesson, file = exerciseFile(lesson), optio
 }
 
 /**
- * Type errors in one file, as `exercise.ts:4:45 Cannot find name …` lines
- * (tsx runs a file without type-checking it, so a check failure may hide one).
+ * Type errors in one file, as `exercise.ts:4:45 Cannot find name …` lines.
+ * tsx runs a file without type-checking it, so the check cannot see them: the
+ * commands start this next to the check and print what it found either way.
  * Empty when there are none or tsc cannot run.
  */
-export function typeErrors(file: string): string[] {
+export function typeErrors(file: string): Promise<string[]> {
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  if (!existsSync(tsc)) return [];
+  if (!existsSync(tsc) || !existsSync(file)) return Promise.resolve([]);
   const options = ['--ignoreConfig', '--noEmit', '--pretty', 'false', '--strict', '--target', 'es2022', '--module', 'nodenext'];
   const types = ['--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), '--skipLibCheck', '--allowImportingTsExtensions'];
-  const result = spawnSync(process.execPath, [tsc, ...options, ...types, file], { cwd: path.dirname(file), encoding: 'utf8', timeout: 30_000 });
-  const name = path.basename(file);
-  const errors: string[] = [];
-  for (const line of `${result.stdout ?? ''}`.split('\n')) {
-    const m = /^(.+?)\((\d+),(\d+)\): error TS\d+: (.*)$/.exec(line.trim());
-    if (m && path.resolve(path.dirname(file), m[1]) === path.resolve(file)) errors.push(`${name}:${m[2]}:${m[3]} ${m[4]}`);
-  }
-  return errors;
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [tsc, ...options, ...types, file], { cwd: path.dirname(file), encoding: 'utf8', timeout: 30_000 }, (_err, stdout) => {
+      const name = path.basename(file);
+      const errors: string[] = [];
+      for (const line of `${stdout ?? ''}`.split('\n')) {
+        const m = /^(.+?)\((\d+),(\d+)\): error TS\d+: (.*)$/.exec(line.trim());
+        if (m && path.resolve(path.dirname(file), m[1]) === path.resolve(file)) errors.push(`${name}:${m[2]}:${m[3]} ${m[4]}`);
+      }
+      resolve(errors);
+    });
+    child.stdin?.end();
+  });
 }
 
 // ── printing ──────────────────────────────────────────────────────────────
@@ -252,8 +208,9 @@ export function formatStep(step: StepResult): string {
   return lines.join('\n');
 }
 
-/** A progress bar: [#####-----] 1/2. */
-export function bar(done: number, total: number, width = 20): string {
+/** A progress bar: [#####-----] 1/2. Every command draws the same one. */
+export function bar(done: number, total: number): string {
+  const width = 20;
   const filled = total === 0 ? 0 : Math.round((done / total) * width);
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`;
 }

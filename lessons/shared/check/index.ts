@@ -7,4 +7,4 @@ export { MAX_KEPT, Recorder, Signal, type RecordOptions } from './recorder.ts';
 export { formatAddress, formatBytes, isThenable, show } from './format.ts';
 export { chunkings, median, seededRandom, splitRandomly, timeRounds, writePieces, type Chunking } from './framing.ts';
 export { runCheck } from './run.ts';
-export { runIsolated, type IsolatedOptions } from './isolated.ts';
+export { CheckPool, CheckWorker, runIsolated, type IsolatedOptions } from './isolated.ts';

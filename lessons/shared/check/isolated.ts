@@ -26,15 +26,21 @@ export const BLOCKED_LOADING_MS = 5000;
 /** The JavaScript heap the learner's code and the check may use together. */
 export const MEMORY_MB = 256;
 
+/** What the worker is started with. */
 export interface WorkerInput {
+  heartbeat: SharedArrayBuffer;
+}
+
+/** One check for the worker to run. */
+export interface RunRequest {
   checkFile: string;
   file: string;
-  heartbeat: SharedArrayBuffer;
-  timeoutScale?: number;
+  timeoutScale: number;
   deadline?: number;
 }
 
 export type FromWorker =
+  | { type: 'ready' }
   | { type: 'step-start'; name: string; timeout: number }
   | { type: 'step'; step: StepResult }
   | { type: 'exit'; code: number; where?: string }
@@ -47,7 +53,11 @@ export interface IsolatedOptions {
   deadline?: number;
   /** called as each step ends, for live output */
   onStep?: (step: StepResult) => void;
-  /** heap limit for the worker, in MB (default MEMORY_MB) */
+  /** how long a held event loop is tolerated, in ms (default BLOCKED_MS; for tests) */
+  blockedMs?: number;
+  /** the same while loading the learner's file (default BLOCKED_LOADING_MS; for tests) */
+  blockedLoadingMs?: number;
+  /** heap limit of a new worker, in MB (default MEMORY_MB; runIsolated only) */
   memoryMb?: number;
 }
 
@@ -58,112 +68,218 @@ const BOOT = `const { workerData } = require('node:worker_threads');
 require(workerData.tsx).register();
 require(workerData.entry);`;
 
-/**
- * Run the check in `checkFile` against the learner's `file` in a worker.
- * Never throws; every way the learner's code can stop the worker becomes a
- * failed step with one clear line.
- */
-export function runIsolated(checkFile: string, learnerFile: string, options: IsolatedOptions = {}): Promise<CheckResult> {
-  const file = path.resolve(learnerFile);
+function scaleOf(options: IsolatedOptions): number {
   const fromEnv = Number(process.env.WORKBOOK_CHECK_TIMEOUT_SCALE);
-  const scale = options.timeoutScale ?? (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 1);
-  const memoryMb = options.memoryMb ?? MEMORY_MB;
-  const heartbeat = new SharedArrayBuffer(4);
-  const beats = new Int32Array(heartbeat);
-  const input: WorkerInput = { checkFile, file, heartbeat, timeoutScale: scale, deadline: options.deadline };
-  const worker = new Worker(BOOT, {
-    eval: true,
-    workerData: { ...input, tsx: require.resolve('tsx/cjs/api'), entry: ENTRY },
-    resourceLimits: { maxOldGenerationSizeMb: memoryMb },
-  });
+  return options.timeoutScale ?? (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 1);
+}
 
-  const steps: StepResult[] = [];
-  const started = performance.now();
-  let current: { name: string; since: number } | undefined = { name: 'loading your file', since: started };
-  let exitCall: { code: number; where?: string } | undefined;
+/**
+ * A worker thread that runs checks, one at a time. Every way the learner's
+ * code can stop it (an endless loop, process.exit(), running out of memory)
+ * becomes a failed step with one clear line, and the worker is then dead.
+ */
+export class CheckWorker {
+  readonly #worker: Worker;
+  readonly #beats: Int32Array;
+  readonly #memoryMb: number;
+  /** resolves once the worker has loaded the harness and its heartbeat runs */
+  readonly #ready: Promise<void>;
+  #dead = false;
+  /** the check running now */
+  #run?: {
+    file: string;
+    options: IsolatedOptions;
+    steps: StepResult[];
+    current?: { name: string; since: number };
+    exitCall?: { code: number; where?: string };
+    finish: (result: CheckResult) => void;
+  };
 
-  return new Promise<CheckResult>((resolve) => {
-    let settled = false;
-    const finish = (result: CheckResult) => {
-      if (settled) return;
-      settled = true;
-      clearInterval(watchdog);
-      clearTimeout(deadline);
-      void worker.terminate();
-      resolve(result);
-    };
-    /** The worker is gone without a verdict: fail the step it was in, with `message`. */
-    const stopped = (message: string) => {
-      const name = current?.name ?? 'running the check';
-      const step: StepResult = { name, status: 'failed', ms: performance.now() - (current?.since ?? started), message };
-      steps.push(step);
-      options.onStep?.(step);
-      finish({ ok: false, file, steps, failed: step, leftOpen: [] });
-    };
-
-    worker.on('message', (message: FromWorker) => {
-      switch (message.type) {
-        case 'step-start':
-          current = { name: message.name, since: performance.now() };
-          break;
-        case 'step':
-          current = undefined;
-          steps.push(message.step);
-          options.onStep?.(message.step);
-          break;
-        case 'exit':
-          exitCall = message;
-          break;
-        case 'result':
-          finish(message.result);
-          break;
-      }
+  constructor(memoryMb = MEMORY_MB) {
+    this.#memoryMb = memoryMb;
+    const heartbeat = new SharedArrayBuffer(4);
+    this.#beats = new Int32Array(heartbeat);
+    const input: WorkerInput = { heartbeat };
+    this.#worker = new Worker(BOOT, {
+      eval: true,
+      workerData: { ...input, tsx: require.resolve('tsx/cjs/api'), entry: ENTRY },
+      resourceLimits: { maxOldGenerationSizeMb: memoryMb },
     });
-    worker.on('error', (err: Error & { code?: string }) => {
+    this.#ready = new Promise((resolve) => this.#worker.once('message', () => resolve()));
+    this.#worker.on('message', (message: FromWorker) => this.#message(message));
+    this.#worker.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        stopped(`your code ran out of memory (the check allows ${memoryMb} MB of JavaScript heap): does something grow without a limit?`);
+        this.#stopped(`your code ran out of memory (the check allows ${this.#memoryMb} MB of JavaScript heap): does something grow without a limit?`);
       } else {
-        stopped(`the check stopped unexpectedly: ${err.name}: ${String(err.message).split('\n')[0]}`);
+        this.#stopped(`the check stopped unexpectedly: ${err.name}: ${String(err.message).split('\n')[0]}`);
       }
     });
-    worker.on('exit', (code) => {
+    this.#worker.on('exit', (code) => {
+      const exitCall = this.#run?.exitCall;
       if (exitCall) {
         const where = exitCall.where ? ` (at ${exitCall.where})` : '';
-        stopped(`your code called process.exit(${exitCall.code})${where}: the check cannot finish once the process ends — remove that call`);
+        this.#stopped(`your code called process.exit(${exitCall.code})${where}: the check cannot finish once the process ends — remove that call`);
       } else {
-        stopped(`the check ended before its verdict (exit code ${code})`);
+        this.#stopped(`the check ended before its verdict (exit code ${code})`);
       }
     });
+  }
 
-    // The watchdog: no heartbeat for too long means the worker's event loop is held.
-    // When this thread's own ticks come late, the whole machine is overloaded:
-    // that time is not held against the worker.
-    let lastCount = Atomics.load(beats, 0);
-    let lastBeat = performance.now();
-    let lastTick = lastBeat;
-    const watchdog = setInterval(() => {
-      const count = Atomics.load(beats, 0);
-      const now = performance.now();
-      const late = now - lastTick > TICK_MS * 3;
-      lastTick = now;
-      if (count !== lastCount || late) {
-        lastCount = count;
-        lastBeat = now;
-        return;
-      }
-      const loading = current?.name === 'loading your file';
-      // Scaled up on slow machines, never down: a short limit would call a busy machine an endless loop.
-      const limit = (loading ? BLOCKED_LOADING_MS : BLOCKED_MS) * Math.max(1, scale);
-      if (now - lastBeat < limit) return;
-      const seconds = (limit / 1000).toFixed(1);
-      stopped(
-        loading
-          ? `your file did not finish loading: its top-level code held the event loop for ${seconds} s (an endless loop?), so the check stopped it`
-          : `your code did not give control back for ${seconds} s (an endless loop?), so nothing else could run; the check stopped it`,
-      );
-    }, TICK_MS);
-    // A backstop beyond the check's own deadline, for a worker that never answers at all.
-    const limit = Math.round((options.deadline ?? CHECK_DEADLINE) * scale) + 5000;
-    const deadline = setTimeout(() => stopped(`the check did not finish within ${limit} ms`), limit);
-  });
+  /** False once the worker was stopped or died: it runs nothing more. */
+  get alive(): boolean {
+    return !this.#dead;
+  }
+
+  /** Run the check in `checkFile` against the learner's file. Never throws. */
+  run(checkFile: string, learnerFile: string, options: IsolatedOptions = {}): Promise<CheckResult> {
+    if (this.#run) throw new Error('CheckWorker: one check at a time');
+    const file = path.resolve(learnerFile);
+    if (this.#dead) return Promise.resolve(failed(file, [], 'running the check', 'the check could not start (its worker had stopped)'));
+    const scale = scaleOf(options);
+    return new Promise<CheckResult>((resolve) => {
+      const started = performance.now();
+      // The watchdog: no heartbeat for too long means the worker's event loop is held.
+      // It starts once the worker is ready (starting it holds the loop too). When this
+      // thread's own ticks come late, the whole machine is overloaded: that time is not
+      // held against the worker.
+      let ready = false;
+      void this.#ready.then(() => (ready = true));
+      let lastCount = Atomics.load(this.#beats, 0);
+      let lastBeat = started;
+      let lastTick = started;
+      const watchdog = setInterval(() => {
+        const count = Atomics.load(this.#beats, 0);
+        const now = performance.now();
+        const late = now - lastTick > TICK_MS * 3;
+        lastTick = now;
+        if (count !== lastCount || late || !ready) {
+          lastCount = count;
+          lastBeat = now;
+          return;
+        }
+        const loading = run.current?.name === 'loading your file';
+        // Scaled up on slow machines, never down: a short limit would call a busy machine an endless loop.
+        const limit = (loading ? options.blockedLoadingMs : options.blockedMs) ?? (loading ? BLOCKED_LOADING_MS : BLOCKED_MS) * Math.max(1, scale);
+        if (now - lastBeat < limit) return;
+        const seconds = (limit / 1000).toFixed(1);
+        this.#stopped(
+          loading
+            ? `your file did not finish loading: its top-level code held the event loop for ${seconds} s (an endless loop?), so the check stopped it`
+            : `your code did not give control back for ${seconds} s (an endless loop?), so nothing else could run; the check stopped it`,
+        );
+      }, TICK_MS);
+      // A backstop beyond the check's own deadline, for a worker that never answers at all.
+      const limit = Math.round((options.deadline ?? CHECK_DEADLINE) * scale) + 5000;
+      const deadline = setTimeout(() => this.#stopped(`the check did not finish within ${limit} ms`), limit);
+      const run = {
+        file,
+        options,
+        steps: [] as StepResult[],
+        current: { name: 'loading your file', since: started } as { name: string; since: number } | undefined,
+        finish: (result: CheckResult) => {
+          clearInterval(watchdog);
+          clearTimeout(deadline);
+          this.#run = undefined;
+          resolve(result);
+        },
+      };
+      this.#run = run;
+      const request: RunRequest = { checkFile, file, timeoutScale: scale, deadline: options.deadline };
+      this.#worker.postMessage(request);
+    });
+  }
+
+  /** Stop the worker (whatever it is doing). */
+  async close(): Promise<void> {
+    this.#dead = true;
+    await this.#worker.terminate();
+  }
+
+  #message(message: FromWorker): void {
+    const run = this.#run;
+    if (!run) return;
+    switch (message.type) {
+      case 'ready':
+        break;
+      case 'step-start':
+        run.current = { name: message.name, since: performance.now() };
+        break;
+      case 'step':
+        run.current = undefined;
+        run.steps.push(message.step);
+        run.options.onStep?.(message.step);
+        break;
+      case 'exit':
+        run.exitCall = message;
+        break;
+      case 'result':
+        run.finish(message.result);
+        break;
+    }
+  }
+
+  /** The worker is gone or must go, without a verdict: fail the step it was in. */
+  #stopped(message: string): void {
+    const alreadyDead = this.#dead;
+    this.#dead = true;
+    if (!alreadyDead) void this.#worker.terminate();
+    const run = this.#run;
+    if (!run) return;
+    const name = run.current?.name ?? 'running the check';
+    const step: StepResult = { name, status: 'failed', ms: performance.now() - (run.current?.since ?? performance.now()), message };
+    run.steps.push(step);
+    run.options.onStep?.(step);
+    run.finish({ ok: false, file: run.file, steps: run.steps, failed: step, leftOpen: [] });
+  }
+}
+
+function failed(file: string, steps: StepResult[], name: string, message: string): CheckResult {
+  const step: StepResult = { name, status: 'failed', ms: 0, message };
+  return { ok: false, file, steps: [...steps, step], failed: step, leftOpen: [] };
+}
+
+/**
+ * Run the check in `checkFile` against the learner's `file` in a new worker,
+ * then stop the worker. What the commands use.
+ */
+export async function runIsolated(checkFile: string, learnerFile: string, options: IsolatedOptions = {}): Promise<CheckResult> {
+  const worker = new CheckWorker(options.memoryMb);
+  try {
+    return await worker.run(checkFile, learnerFile, options);
+  } finally {
+    await worker.close();
+  }
+}
+
+/**
+ * Up to `size` workers running checks side by side, each reused for the next
+ * check while it is clean: a worker whose check left anything open (a timer,
+ * say) or that was stopped is replaced, so no check sees another's leftovers.
+ * The workbook's tests prove every exercise through it.
+ */
+export class CheckPool {
+  readonly #idle: CheckWorker[] = [];
+  readonly #waiting: (() => void)[] = [];
+  #busy = 0;
+
+  constructor(readonly size: number) {}
+
+  async run(checkFile: string, learnerFile: string, options: IsolatedOptions = {}): Promise<CheckResult> {
+    while (this.#busy >= this.size) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#busy += 1;
+    const worker = this.#idle.pop() ?? new CheckWorker();
+    try {
+      const result = await worker.run(checkFile, learnerFile, options);
+      if (worker.alive && result.leftOpen.length === 0) this.#idle.push(worker);
+      else await worker.close();
+      return result;
+    } finally {
+      this.#busy -= 1;
+      this.#waiting.shift()?.();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#idle.splice(0).map((worker) => worker.close()));
+  }
 }

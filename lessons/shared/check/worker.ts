@@ -1,15 +1,16 @@
-// Runs inside the worker thread that isolated.ts starts: it loads the check and
-// the learner's file, runs the check, and reports every step to the parent.
-// The parent watches a heartbeat that this thread's event loop keeps beating:
-// if learner code never gives control back, the beat stops and the parent
-// stops this thread.
+// Runs inside a worker thread that isolated.ts starts: for each request it
+// loads the check and the learner's file, runs the check, and reports every
+// step to the parent. The parent watches a heartbeat that this thread's event
+// loop keeps beating: if learner code never gives control back, the beat stops
+// and the parent stops this thread.
 import Module, { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { locate } from './explain.ts';
+import type { FromWorker, RunRequest, WorkerInput } from './isolated.ts';
+import { HEARTBEAT_MS } from './isolated.ts';
 import type { CheckDefinition } from './results.ts';
 import { runCheck } from './run.ts';
-import { HEARTBEAT_MS, type FromWorker, type WorkerInput } from './isolated.ts';
 
 const input = workerData as WorkerInput;
 const port = parentPort!;
@@ -20,9 +21,10 @@ const beat = new Int32Array(input.heartbeat);
 setInterval(() => Atomics.add(beat, 0, 1), HEARTBEAT_MS).unref();
 
 // process.exit() in a worker ends only this thread. Say first who called it, and where.
+let learnerFile = '';
 const exit = process.exit;
 process.exit = function (code?: number | string | null) {
-  send({ type: 'exit', code: Number(code ?? process.exitCode ?? 0), where: locate(new Error('process.exit'), input.file) });
+  send({ type: 'exit', code: Number(code ?? process.exitCode ?? 0), where: locate(new Error('process.exit'), learnerFile) });
   return exit.call(process, code);
 } as typeof process.exit;
 
@@ -37,24 +39,28 @@ proto._compile = function (content, filename) {
   return compile.call(this, strict, filename);
 };
 
-/** The learner's file, compiled by tsx; as an ES module only if it needs top-level await. */
+/** The learner's file, compiled by tsx and loaded afresh; as an ES module only if it needs top-level await. */
 async function load(file: string): Promise<Record<string, unknown>> {
+  delete require.cache[file];
   try {
     return require(file) as Record<string, unknown>;
   } catch (err) {
     if (!/top-level await/i.test(String((err as Error)?.message))) throw err;
     const { register } = require('tsx/esm/api') as typeof import('tsx/esm/api');
     register();
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    return (await import(`${pathToFileURL(file).href}?t=${Date.now()}`)) as Record<string, unknown>;
   }
 }
 
-// No top-level await: this file itself is loaded through require().
-const definition = (require(input.checkFile) as { default: CheckDefinition<unknown> }).default;
-void runCheck(definition, input.file, {
-  timeoutScale: input.timeoutScale,
-  deadline: input.deadline,
-  load,
-  onStepStart: (name, timeout) => send({ type: 'step-start', name, timeout }),
-  onStep: (step) => send({ type: 'step', step }),
-}).then((result) => send({ type: 'result', result }));
+send({ type: 'ready' });
+port.on('message', (request: RunRequest) => {
+  learnerFile = request.file;
+  const definition = (require(request.checkFile) as { default: CheckDefinition<unknown> }).default;
+  void runCheck(definition, request.file, {
+    timeoutScale: request.timeoutScale,
+    deadline: request.deadline,
+    load,
+    onStepStart: (name, timeout) => send({ type: 'step-start', name, timeout }),
+    onStep: (step) => send({ type: 'step', step }),
+  }).then((result) => send({ type: 'result', result }));
+});
