@@ -8,6 +8,7 @@
 // progress, from the verdict it received.
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { CheckWorker } from '../lessons/shared/check/isolated.ts';
 import { LessonError } from '../lessons/shared/cli.ts';
 import {
   bar,
@@ -33,7 +34,15 @@ import { report } from './lib/report.ts';
 
 const USAGE = 'npm run check [exercise] [-- --file <path>]   e.g. npm run check 01';
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], worker?: CheckWorker): Promise<number> {
+  try {
+    return await check(argv, worker);
+  } finally {
+    await worker?.close();
+  }
+}
+
+async function check(argv: string[], worker?: CheckWorker): Promise<number> {
   const { values, positionals } = parseCommand(argv, { file: { type: 'string' } }, USAGE);
   if (values.help) {
     console.log(`${USAGE}\n\nChecks your exercise.ts (or --file <path>) step by step. Without an exercise: the current one.`);
@@ -62,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   // tsc runs next to the check: its verdict is not the check's, but worth knowing either way.
   const types = process.env.WORKBOOK_TYPECHECK === 'off' ? Promise.resolve([]) : typeErrors(target);
   console.log(bold(`Checking ${label(lesson)}: ${shown(target)}`));
-  const result = await checkExercise(lesson, target, { onStep: (step) => console.log(formatStep(step)) });
+  const result = await checkExercise(lesson, target, { onStep: (step) => console.log(formatStep(step)) }, worker);
   console.log('');
 
   // The verdict first; then what it means for the progress file.
@@ -139,8 +148,10 @@ function record(before: string | undefined, after: Progress): boolean {
 
 
 if (isMain(import.meta.url)) {
+  // The worker starts first: it loads the harness while this thread reads the arguments and files.
+  const worker = new CheckWorker();
   try {
-    process.exitCode = await main(process.argv.slice(2));
+    process.exitCode = await main(process.argv.slice(2), worker);
   } catch (err) {
     process.exitCode = report(err, 'check');
   }

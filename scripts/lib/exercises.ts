@@ -15,7 +15,9 @@ import { parseArgs } from 'node:util';
 import { LESSONS, findLesson, folderName, lessonDir, type Exercise, type Lesson } from '../../lessons/catalog.ts';
 import { UsageError } from '../../lessons/shared/cli.ts';
 import { isDone, type Progress } from './progress.ts';
-import { runIsolated, type CheckResult, type IsolatedOptions, type StepResult } from '../../lessons/shared/check/index.ts';
+// Only the isolated runner: the parent process never loads the harness itself.
+import { CheckWorker, type IsolatedOptions } from '../../lessons/shared/check/isolated.ts';
+import type { CheckResult, StepResult } from '../../lessons/shared/check/results.ts';
 
 // `npm run progress | head` closes the pipe early: end quietly, not with an EPIPE stack.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -153,10 +155,20 @@ export function readHints(lesson: Lesson): { title: string; text: string }[] {
 
 /**
  * Run the lesson's check against `file` (default: the learner's exercise.ts),
- * in a worker thread that the learner's code cannot hang, end or fool.
+ * in a worker thread that the learner's code cannot hang, end or fool. Pass a
+ * worker started earlier to save its start-up time; it is stopped afterwards.
  */
-export function checkExercise(lesson: Lesson, file = exerciseFile(lesson), options: IsolatedOptions = {}): Promise<CheckResult> {
-  return runIsolated(checkFile(lesson), file, options);
+export async function checkExercise(
+  lesson: Lesson,
+  file = exerciseFile(lesson),
+  options: IsolatedOptions = {},
+  worker = new CheckWorker(),
+): Promise<CheckResult> {
+  try {
+    return await worker.run(checkFile(lesson), file, options);
+  } finally {
+    await worker.close();
+  }
 }
 
 /**
