@@ -178,12 +178,12 @@ export async function checkExercise(
  * Empty when there are none or tsc cannot run.
  */
 export function typeErrors(file: string): Promise<string[]> {
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  if (!existsSync(tsc) || !existsSync(file)) return Promise.resolve([]);
+  const tsc = tscCommand();
+  if (!tsc || !existsSync(file)) return Promise.resolve([]);
   const options = ['--ignoreConfig', '--noEmit', '--pretty', 'false', '--strict', '--target', 'es2022', '--module', 'nodenext'];
   const types = ['--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), '--skipLibCheck', '--allowImportingTsExtensions'];
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [tsc, ...options, ...types, file], { cwd: path.dirname(file), encoding: 'utf8', timeout: 30_000 }, (_err, stdout) => {
+    const child = execFile(tsc[0], [...tsc.slice(1), ...options, ...types, file], { cwd: path.dirname(file), encoding: 'utf8', timeout: 30_000 }, (_err, stdout) => {
       const name = path.basename(file);
       const errors: string[] = [];
       for (const line of `${stdout ?? ''}`.split('\n')) {
@@ -194,6 +194,17 @@ export function typeErrors(file: string): Promise<string[]> {
     });
     child.stdin?.end();
   });
+}
+
+/**
+ * TypeScript 7's compiler is a native program; its `tsc` script only starts
+ * it. Starting it directly saves a Node start (about 70 ms of every check).
+ */
+function tscCommand(): string[] | undefined {
+  const native = path.join(ROOT, 'node_modules', '@typescript', `typescript-${process.platform}-${process.arch}`, 'lib', process.platform === 'win32' ? 'tsc.exe' : 'tsc');
+  if (existsSync(native)) return [native];
+  const script = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  return existsSync(script) ? [process.execPath, script] : undefined;
 }
 
 // ── printing ──────────────────────────────────────────────────────────────
