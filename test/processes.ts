@@ -14,11 +14,16 @@ export interface Finished {
   stderr: string;
 }
 
-/** Start `node --import tsx scripts/<script> ...args` in the repo; killed when the test ends. */
-export function start(t: TestContext, script: string, args: string[], env: NodeJS.ProcessEnv = {}): Running {
+/**
+ * Start `node --import tsx scripts/<script> ...args` in the repo; killed when
+ * the test ends. `group`: in a process group of its own, as a terminal or a
+ * supervisor starts a program (then `process.kill(-pid, signal)` reaches it).
+ */
+export function start(t: TestContext, script: string, args: string[], env: NodeJS.ProcessEnv = {}, group = false): Running {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join('scripts', script), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, FORCE_COLOR: '0', NO_COLOR: '1' },
+    detached: group,
   });
   const running = new Running(child);
   t.after(() => {

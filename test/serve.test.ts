@@ -1,5 +1,7 @@
 // `--serve` for every lesson: it binds 127.0.0.1 only, a real nc can talk to
-// it, a client that resets cannot crash it, and Ctrl-C (SIGINT) closes it cleanly.
+// it, a client that resets cannot crash it, and Ctrl-C (SIGINT) or SIGTERM (to
+// the process, or to its whole group as a terminal sends it) closes it
+// cleanly, even in the middle of a transfer: the client gets a FIN, not a reset.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,8 +13,8 @@ import { has, run, start } from './processes.ts';
 
 const LISTENING = /listening on (\S+):(\d+)\./;
 
-async function serve(t: TestContext, id: string, extra: string[] = []) {
-  const server = start(t, 'lesson.ts', [id, '--serve', ...extra]);
+async function serve(t: TestContext, id: string, extra: string[] = [], group = false) {
+  const server = start(t, 'lesson.ts', [id, '--serve', ...extra], {}, group);
   await server.waitFor(/Ctrl-C stops the server/); // the last line of the banner
   const [, host, port] = server.stdout.match(LISTENING) ?? [];
   return { server, host, port: Number(port) };
@@ -26,10 +28,53 @@ async function interrupt(server: ReturnType<typeof start>): Promise<void> {
   assert.match(stdout, /server closed/);
 }
 
+type Stop = 'SIGINT' | 'SIGTERM' | 'SIGTERM to the group';
+
+/**
+ * Stop the server with `how` while a client is sending lines and reading every
+ * reply: the process prints its stopping line and exits 0, and the client gets
+ * the server's FIN after the replies already on their way — never a reset.
+ */
+async function stopDuringTransfer(t: TestContext, server: ReturnType<typeof start>, port: number, how: Stop): Promise<void> {
+  const client = net.connect(port, HOST);
+  t.after(() => client.destroy());
+  const errors: string[] = [];
+  client.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
+  client.resume(); // read everything the server sends
+  let gotEnd = false;
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve(void (gotEnd = true))));
+  const closedClient = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  await once(client, 'connect');
+  const line = Buffer.from('x\n'.repeat(8192));
+  let sent = 0;
+  let stopping = false;
+  const sending = (async () => {
+    while (!gotEnd && !client.destroyed && !client.writableEnded) {
+      if (!stopping && sent >= 256 * 1024) {
+        stopping = true;
+        if (how === 'SIGTERM to the group') process.kill(-server.child.pid!, 'SIGTERM');
+        else server.child.kill(how);
+      }
+      sent += line.length;
+      if (!client.write(line)) await Promise.race([once(client, 'drain'), ended]);
+    }
+  })();
+  await ended; // the server's FIN
+  await Promise.all([sending, closedClient]);
+  const { code, stdout, stderr } = await server.finished;
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, new RegExp(`stopping \\(${how.split(' ')[0]}\\)`));
+  assert.match(stdout, /server closed/);
+  assert.deepEqual(errors, [], 'the client saw a FIN, not a reset');
+}
+
 describe('--serve', { concurrency: true }, () => {
-  for (const lesson of LESSONS) {
-    test(`lesson ${lesson.id}: binds 127.0.0.1, answers nc, survives a reset, stops on Ctrl-C`, async (t) => {
-      const { server, host, port } = await serve(t, lesson.id);
+  const stops: Stop[] = ['SIGINT', 'SIGTERM', 'SIGTERM to the group'];
+  LESSONS.forEach((lesson, index) => {
+    // Every lesson is stopped during a transfer; the three ways take turns (the mechanism is shared).
+    const how = stops[index % stops.length];
+    test(`lesson ${lesson.id}: binds 127.0.0.1, answers nc, survives a reset, stops cleanly on ${how} during a transfer`, async (t) => {
+      const { server, host, port } = await serve(t, lesson.id, [], how === 'SIGTERM to the group');
       assert.equal(host, HOST);
       assert.match(server.stdout, new RegExp(`nc ${HOST} ${port}`));
       assert.match(server.stdout, new RegExp(`socat - TCP:${HOST}:${port}`));
@@ -60,9 +105,9 @@ describe('--serve', { concurrency: true }, () => {
         polite.end();
         await once(polite, 'close');
       }
-      await interrupt(server);
+      await stopDuringTransfer(t, server, port, how);
     });
-  }
+  });
 });
 
 test('--serve ends open connections when stopped with Ctrl-C', async (t) => {
