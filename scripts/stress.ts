@@ -1,0 +1,233 @@
+// `npm run stress <id> [-- --rounds 3 --lines 1000000 --mib 64]`: put a
+// lesson's `--serve` server under load and abuse, from another process, and
+// measure what it costs the server:
+//
+//   1. rounds of one-character lines from a client that reads every reply;
+//   2. a client that sends up to 64 MiB and never reads;
+//   3. a new client afterwards: the server must still answer;
+//   4. Ctrl-C, SIGTERM, and SIGTERM to the process group, each in the middle of
+//      a transfer: the server prints its stopping line, exits 0, and the client
+//      gets a FIN, not a reset.
+//
+// The server's memory is read from /proc (Linux) or `ps` (elsewhere). Every
+// server the workbook runs must grow by less than 30 MB through all of it.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { findLesson, LESSONS, type Lesson } from '../lessons/catalog.ts';
+import { DEFAULT_HOST, UsageError, positiveInt } from '../lessons/shared/cli.ts';
+import { ROOT } from './lib/exercises.ts';
+import { report } from './lib/report.ts';
+
+const USAGE = 'npm run stress <lesson> [-- --rounds <n> --lines <n> --mib <n>]   e.g. npm run stress 01';
+const MiB = 1024 * 1024;
+/** What "bounded" means here: the most a server may grow through the whole run. */
+const LIMIT_MB = 30;
+/** A client that makes no progress for this long is stalled: the server stopped reading. */
+const STALL_MS = 1000;
+
+/** A lesson's --serve server, running in a process group of its own. */
+class Server {
+  readonly child: ChildProcessWithoutNullStreams;
+  output = '';
+  readonly exited: Promise<number | null>;
+  port = 0;
+
+  constructor(lesson: Lesson) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'lesson.ts'), lesson.id, '--serve'], {
+      cwd: ROOT,
+      detached: true,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    this.child.stdout.setEncoding('utf8');
+    // Keep only the start and the end of what it prints: its live log is long.
+    this.child.stdout.on('data', (text: string) => {
+      this.output = this.output.length < 4096 ? this.output + text : this.output.slice(0, 2048) + this.output.slice(-2048) + text;
+      if (this.output.length > 8192) this.output = this.output.slice(0, 4096) + this.output.slice(-4096);
+    });
+    this.child.stderr.resume();
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  async ready(): Promise<void> {
+    const started = Date.now();
+    while (!/Ctrl-C stops the server/.test(this.output)) {
+      if (this.child.exitCode !== null) throw new Error(`the server exited (${this.child.exitCode}) before it listened`);
+      if (Date.now() - started > 20_000) throw new Error('the server printed no banner within 20 s');
+      await once(this.child.stdout, 'data');
+    }
+    this.port = Number(/listening on \S+:(\d+)\./.exec(this.output)?.[1]);
+  }
+
+  /** Resident memory in MB. */
+  rss(): number {
+    const pid = this.child.pid!;
+    if (process.platform === 'linux') {
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      return Number(kb) / 1024;
+    }
+    return Number(spawnSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim()) / 1024;
+  }
+
+  stop(how: Stop): void {
+    if (how === 'SIGTERM to the group') process.kill(-this.child.pid!, 'SIGTERM');
+    else this.child.kill(how);
+  }
+}
+
+type Stop = 'SIGINT' | 'SIGTERM' | 'SIGTERM to the group';
+
+function connect(port: number): Promise<net.Socket> {
+  const socket = net.connect(port, DEFAULT_HOST);
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Write `total` bytes of one-character lines as fast as `socket` takes them; stop early on `stop()`. */
+async function sendLines(socket: net.Socket, total: number, stop: () => boolean = () => false, onProgress?: (sent: number) => void): Promise<number> {
+  const chunk = Buffer.from('x\n'.repeat(32 * 1024));
+  let sent = 0;
+  while (sent < total && !stop() && !socket.destroyed && socket.writable) {
+    const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
+    sent += piece.length;
+    onProgress?.(sent);
+    if (!socket.write(piece)) {
+      const drained = await Promise.race([
+        once(socket, 'drain').then(() => true, () => false),
+        once(socket, 'close').then(() => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STALL_MS).unref()),
+      ]);
+      if (!drained) break;
+    }
+  }
+  return sent;
+}
+
+/** One round: `lines` one-character lines from a client that reads every reply, then ends. */
+async function round(port: number, lines: number): Promise<{ received: number }> {
+  const socket = await connect(port);
+  let received = 0;
+  socket.on('data', (chunk: Buffer) => (received += chunk.length));
+  socket.on('error', () => {});
+  const closed = once(socket, 'close');
+  await sendLines(socket, lines * 2);
+  socket.end();
+  await closed;
+  return { received };
+}
+
+/** A client that sends up to `bytes` and never reads; resolves with how far it got once it stalls. */
+async function neverReads(port: number, bytes: number): Promise<{ sent: number; socket: net.Socket }> {
+  const socket = await connect(port);
+  socket.on('error', () => {});
+  socket.pause();
+  const sent = await sendLines(socket, bytes);
+  return { sent, socket };
+}
+
+/** A new client: connect, send a line, and get any reply within 5 s. */
+async function answers(port: number): Promise<boolean> {
+  try {
+    const socket = await connect(port);
+    socket.on('error', () => {});
+    socket.write('hello\n');
+    const got = await Promise.race([once(socket, 'data').then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref())]);
+    socket.destroy();
+    return got;
+  } catch {
+    return false;
+  }
+}
+
+/** Stop a fresh server with `how` in the middle of a transfer of `bytes`. */
+async function stopDuringTransfer(lesson: Lesson, how: Stop, bytes: number): Promise<string> {
+  const server = new Server(lesson);
+  await server.ready();
+  const socket = await connect(server.port);
+  const errors: string[] = [];
+  socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
+  let fin = false;
+  socket.on('end', () => (fin = true));
+  socket.resume();
+  let signalled = false;
+  await sendLines(socket, bytes, () => fin, (sent) => {
+    if (!signalled && sent >= bytes / 8) {
+      signalled = true;
+      server.stop(how);
+    }
+  });
+  if (!signalled) server.stop(how);
+  if (!socket.destroyed) await once(socket, 'close');
+  const code = await server.exited;
+  const stopping = /stopping/.test(server.output) && /server closed/.test(server.output);
+  const problems = [
+    code === 0 ? '' : `exit code ${code}`,
+    stopping ? '' : 'no stopping line',
+    fin ? '' : 'no FIN',
+    errors.length === 0 ? '' : `client error ${errors.join(', ')}`,
+  ].filter(Boolean);
+  return problems.length === 0 ? 'ok: stopping line, exit 0, FIN' : `FAILED: ${problems.join('; ')}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options: { rounds: { type: 'string' }, lines: { type: 'string' }, mib: { type: 'string' } }, allowPositionals: true, strict: true }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} — usage: ${USAGE}`);
+  }
+  const lesson = positionals[0] === undefined ? undefined : findLesson(positionals[0]);
+  if (!lesson) throw new UsageError(`name a lesson (${LESSONS.map((l) => l.id).join(', ')}) — usage: ${USAGE}`);
+  const rounds = positiveInt('rounds', values.rounds, 3, 100);
+  const lines = positiveInt('lines', values.lines, 1_000_000, 100_000_000);
+  const mib = positiveInt('mib', values.mib, 64, 4096);
+
+  console.log(`Stressing lesson ${lesson.id} (${lesson.title}) --serve, Node ${process.version}, ${process.platform}:`);
+  const server = new Server(lesson);
+  let ok = true;
+  try {
+    await server.ready();
+    await round(server.port, 10_000); // warm up: the first requests compile code
+    const base = server.rss();
+    console.log(`  started, after a warm-up       ${base.toFixed(1)} MB`);
+    let peak = base;
+    for (let i = 1; i <= rounds; i += 1) {
+      const started = performance.now();
+      const { received } = await round(server.port, lines);
+      const rss = server.rss();
+      peak = Math.max(peak, rss);
+      console.log(`  round ${i}: ${lines} lines         ${rss.toFixed(1)} MB  (${(received / MiB).toFixed(1)} MiB of replies read, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    }
+    const greedy = await neverReads(server.port, mib * MiB);
+    const stalled = server.rss();
+    peak = Math.max(peak, stalled);
+    console.log(`  a client that never reads      ${stalled.toFixed(1)} MB  (it could send ${(greedy.sent / MiB).toFixed(1)} of ${mib} MiB before the server stopped reading)`);
+    greedy.socket.destroy();
+    const fresh = await answers(server.port);
+    const growth = peak - base;
+    const bounded = growth < LIMIT_MB;
+    console.log(`  grew by at most               ${growth.toFixed(1)} MB  ${bounded ? `ok (< ${LIMIT_MB} MB)` : `FAILED (limit ${LIMIT_MB} MB)`}`);
+    console.log(`  a new client afterwards        ${fresh ? 'answered: ok' : 'FAILED: no answer'}`);
+    ok = bounded && fresh;
+  } finally {
+    server.stop('SIGINT');
+    await server.exited;
+  }
+  for (const how of ['SIGINT', 'SIGTERM', 'SIGTERM to the group'] as const) {
+    const verdict = await stopDuringTransfer(lesson, how, mib * MiB);
+    console.log(`  ${`${how} during a ${mib} MiB transfer`.padEnd(40)} ${verdict}`);
+    ok &&= verdict.startsWith('ok');
+  }
+  return ok ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => (process.exitCode = report(err, 'stress')),
+);
