@@ -65,6 +65,17 @@ test("the README's lesson table lists every lesson, in order, with a working lin
   );
 });
 
+test('every skipped test says why: no bare skip: true and no t.skip() without a reason', () => {
+  const files = [
+    ...LESSONS.map((l) => path.join(ROOT, 'lessons', folderName(l), 'lesson.test.ts')),
+    ...readdirSync(path.join(ROOT, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => path.join(ROOT, 'test', f)),
+  ];
+  for (const file of files) {
+    const source = readFileSync(file, 'utf8');
+    assert.doesNotMatch(source, /skip:\s*true\b|\.skip\(\s*\)|\btest\.skip\(/, `${path.relative(ROOT, file)} skips without a reason`);
+  }
+});
+
 test('findLesson accepts 3, 03, 03-name and name, and nothing else', () => {
   for (const lesson of LESSONS) {
     for (const id of [String(Number(lesson.id)), lesson.id, folderName(lesson), lesson.slug]) {
