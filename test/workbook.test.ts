@@ -65,7 +65,7 @@ test("the README's lesson table lists every lesson, in order, with a working lin
   );
 });
 
-test('every skipped test says why: a reason string, never a bare skip flag or an empty t.skip()', () => {
+test('every skipped test says why: a reason string, never a bare skip flag or an empty skip call', () => {
   const files = [
     ...LESSONS.map((l) => path.join(ROOT, 'lessons', folderName(l), 'lesson.test.ts')),
     ...readdirSync(path.join(ROOT, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => path.join(ROOT, 'test', f)),
