@@ -145,12 +145,19 @@ export async function measureAll(
 
 const run = promisify(execFile);
 
+/** What the kernel says about one TCP socket, read with `ss -tin`. */
+export interface KernelCounters {
+  /** data segments sent so far (`data_segs_out`; `segs_out` would also count pure ACKs) */
+  dataSegmentsOut: number;
+  /** bytes written but not yet acknowledged by the peer (the Send-Q column) */
+  sendQueue: number;
+}
+
 /**
- * How many data segments the kernel has sent from each socket bound to one of
- * `localPorts`, read with `ss` (Linux, iproute2). `segs_out` would also count
- * pure ACKs, so we read `data_segs_out`. Undefined where `ss` is missing.
+ * The kernel's counters of each socket bound to one of `localPorts`, read with
+ * `ss` (Linux, iproute2). Undefined where `ss` is missing or a socket is gone.
  */
-export async function dataSegmentsOut(localPorts: readonly number[]): Promise<Map<number, number> | undefined> {
+export async function kernelCounters(localPorts: readonly number[]): Promise<Map<number, KernelCounters> | undefined> {
   if (process.platform !== 'linux') return undefined;
   const filter = `( ${localPorts.map((port) => `sport = :${port}`).join(' or ')} )`;
   let stdout: string;
@@ -160,13 +167,23 @@ export async function dataSegmentsOut(localPorts: readonly number[]): Promise<Ma
     return undefined;
   }
   // One block per socket: "ESTAB 0 0 127.0.0.1:41738 127.0.0.1:34205", then a line of counters.
-  const counts = new Map<number, number>();
+  const counts = new Map<number, KernelCounters>();
   for (const block of stdout.split(/\n(?=\S)/)) {
-    const port = /^\S+\s+\d+\s+\d+\s+\S*:(\d+)\s/.exec(block)?.[1];
-    // ss leaves the field out while it is still 0.
-    if (port) counts.set(Number(port), Number(/\bdata_segs_out:(\d+)/.exec(block)?.[1] ?? 0));
+    const columns = /^\S+\s+\d+\s+(\d+)\s+\S*:(\d+)\s/.exec(block);
+    if (!columns) continue;
+    counts.set(Number(columns[2]), {
+      // ss leaves the field out while it is still 0.
+      dataSegmentsOut: Number(/\bdata_segs_out:(\d+)/.exec(block)?.[1] ?? 0),
+      sendQueue: Number(columns[1]),
+    });
   }
   return localPorts.every((port) => counts.has(port)) ? counts : undefined;
+}
+
+/** Data segments sent from each socket bound to one of `localPorts`; undefined without `ss`. */
+export async function dataSegmentsOut(localPorts: readonly number[]): Promise<Map<number, number> | undefined> {
+  const counts = await kernelCounters(localPorts);
+  return counts && new Map([...counts].map(([port, c]) => [port, c.dataSegmentsOut]));
 }
 
 /** Why data segments are not counted here, or undefined when they are. */

@@ -7,10 +7,13 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { listening, positiveInt, serve, type FlagSpec, type LessonOptions } from '../shared/cli.ts';
 import { readAll } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
+import { kernelCounters, segmentsUnavailable, type KernelCounters } from '../05-nagle/lesson.ts';
 import { FrameTooLargeError, LineDecoder } from './framing.ts';
 
+export const DEFAULT_WRITES = 100;
+export const MAX_WRITES = 10_000;
 export const flags: Record<string, FlagSpec> = {
-  writes: { type: 'string', hint: '<n>', help: 'number of small writes in the write cases (default 100)' },
+  writes: { type: 'string', hint: '<n>', help: `number of small writes in the write cases (default ${DEFAULT_WRITES}, at most ${MAX_WRITES})` },
 };
 
 // ── Part 1: count write() calls and 'data' events ─────────────────────────────
@@ -19,7 +22,6 @@ export const CASES = ['same tick', 'one per setImmediate', 'corked', 'one large 
 export type Case = (typeof CASES)[number];
 export const SMALL_WRITE = Buffer.from('0123456789'); // 10 bytes
 export const LARGE_WRITE_BYTES = 1024 * 1024; // 1 MiB
-export const DEFAULT_WRITES = 100;
 
 export interface Tally {
   /** 'data' events */
@@ -86,18 +88,40 @@ export async function writeCase(socket: net.Socket, name: Case, writes = DEFAULT
 export interface Measurement extends Tally {
   name: Case;
   writes: number;
+  /** data segments the client's kernel sent (Linux with `ss`); undefined elsewhere */
+  segments?: number;
 }
 
-/** Connect with Nagle off, make one case's writes, end, and read the counter's reply. */
+/**
+ * Connect with Nagle off, make one case's writes, end, and read the counter's
+ * reply. Where `ss` exists, also count the data segments the client's kernel
+ * sent: its counter before the writes, and once every byte was acknowledged.
+ */
 export async function measure(port: number, host: string, name: Case, writes = DEFAULT_WRITES): Promise<Measurement> {
   // noDelay: true turns Nagle off, so every write leaves at once. Merging still happens.
   const client = net.connect({ port, host, noDelay: true });
   await once(client, 'connect');
   const reply = readAll(client);
+  const before = (await kernelCounters([client.localPort!]))?.get(client.localPort!);
   const count = await writeCase(client, name, writes);
+  const after = before && (await acknowledged(client.localPort!));
   client.end();
   const tally = JSON.parse((await reply).toString()) as Tally;
-  return { name, writes: count, ...tally };
+  const segments = before && after ? after.dataSegmentsOut - before.dataSegmentsOut : undefined;
+  return { name, writes: count, ...tally, segments };
+}
+
+/**
+ * The kernel's counters of one socket once it holds no unacknowledged bytes
+ * (Send-Q 0), so that every segment it will send for them has been sent.
+ * A write() callback only means "handed to the kernel". Undefined without `ss`.
+ */
+async function acknowledged(localPort: number): Promise<KernelCounters | undefined> {
+  for (let tries = 0; tries < 200; tries++) {
+    const counters = (await kernelCounters([localPort]))?.get(localPort);
+    if (!counters || counters.sendQueue === 0) return counters;
+  }
+  return undefined;
 }
 
 // ── Part 2: the cure — a server that reads lines, not chunks ─────────────────
@@ -119,26 +143,35 @@ export function createLineServer(onLine: (line: string) => void = () => {}): net
     socket.on('error', () => {});
     const decoder = new LineDecoder({ maxBytes: MAX_LINE });
     let count = 0;
-    const reply = (line: string) => {
+    const answerLine = (line: string) => {
       onLine(line);
-      socket.write(answer(++count, line));
+      return answer(++count, line);
     };
 
     const onData = (chunk: Buffer) => {
+      let replies = ''; // the answers to every line this chunk completes: one write() per chunk
       try {
-        decoder.push(chunk, reply); // calls reply() zero, one or many times: a chunk is not a line
+        // Calls us zero, one or many times: a chunk is not a line.
+        decoder.push(chunk, (line) => (replies += answerLine(line)));
       } catch (err) {
         if (!(err instanceof FrameTooLargeError)) throw err;
-        // Too long: say why and hang up, instead of buffering without bound.
+        // Too long: answer the lines before it, say why and hang up, instead of buffering without bound.
         socket.off('data', onData);
-        socket.end(`${err.message}, bye\n`);
+        socket.end(`${replies}${err.message}, bye\n`);
+        return;
+      }
+      // Back-pressure: write() returns false once Node holds a full buffer for a client
+      // that is not reading. Stop reading from it until that buffer has drained.
+      if (replies !== '' && !socket.write(replies)) {
+        socket.pause();
+        socket.once('drain', () => socket.resume());
       }
     };
     socket.on('data', onData);
     // The client is done: a last line without a newline still counts.
     socket.on('end', () => {
       if (socket.writableEnded) return; // we hung up already
-      decoder.end(reply);
+      decoder.end((line) => socket.write(answerLine(line)));
       socket.end();
     });
   });
@@ -178,7 +211,7 @@ export async function receiveSplit(port: number, host: string): Promise<Buffer[]
 // ── The lesson ────────────────────────────────────────────────────────────────
 
 /** The line server with its chunks and lines drawn on a timeline. */
-function drawnLineServer(timeline: Timeline): net.Server {
+export function drawnLineServer(timeline: Timeline): net.Server {
   const server = createLineServer((line) => timeline.server('line', JSON.stringify(line)));
   // Prepended, so the timeline sees each chunk before the line server decodes it.
   server.prependListener('connection', (socket) => {
@@ -189,8 +222,8 @@ function drawnLineServer(timeline: Timeline): net.Server {
 }
 
 export async function main(opts: LessonOptions): Promise<void> {
-  const writes = positiveInt('writes', opts.extra.writes, DEFAULT_WRITES, 10_000);
-  if (opts.serve) return serve(drawnLineServer(new Timeline({ live: true })), opts, { note: SERVE_NOTE });
+  const writes = positiveInt('writes', opts.extra.writes, DEFAULT_WRITES, MAX_WRITES);
+  if (opts.serve) return serve(drawnLineServer(new Timeline({ live: true })), opts, { note: serveNote });
 
   // 1. The same bytes written four ways, counted by the receiver.
   const counter = createCounter();
@@ -201,6 +234,8 @@ export async function main(opts: LessonOptions): Promise<void> {
   counter.close();
   await once(counter, 'close');
   console.log(table(rows));
+  const missing = await segmentsUnavailable();
+  if (missing) console.log(`(No data segments, —: ${missing}.)`);
 
   // 2. Three writes in one tick: one chunk or more, but always three lines.
   const timeline = new Timeline();
@@ -238,19 +273,29 @@ export async function main(opts: LessonOptions): Promise<void> {
   console.log('(U+FFFD, shown as �, replaces bytes that are not a whole character)');
 }
 
-const SERVE_NOTE = [
-  "Each 'data' event is logged with its size, then the lines decoded from it. Try, in another terminal:",
-  "  printf 'one\\ntwo\\nthr' | nc -N HOST PORT   one chunk, two lines, and 'thr' when the client ends",
-  '  nc HOST PORT, type abc, press Ctrl-D        a chunk with no line; Enter finishes the line',
-  `  a line over ${MAX_LINE} bytes is refused and the connection closed`,
-].join('\n');
+/** What --serve prints under its banner, with the real host and port. */
+export function serveNote(host: string, port: number): string {
+  return [
+    "Each 'data' event is logged with its size, then the lines decoded from it. Try, in another terminal:",
+    `  printf 'one\\ntwo\\nthr' | nc -N ${host} ${port}`,
+    "      one chunk, two lines, and 'thr' when the client ends",
+    `  nc ${host} ${port}, type abc, press Ctrl-D`,
+    '      a chunk with no line yet; Enter finishes the line',
+    `  a line over ${MAX_LINE} bytes is refused and the connection closed`,
+  ].join('\n');
+}
 
 function table(rows: Measurement[]): string {
-  const header = `${'case'.padEnd(22)}${'write() calls'.padStart(14)}${"'data' events".padStart(15)}${'bytes'.padStart(10)}${'largest chunk'.padStart(15)}`;
+  const header = `${'case'.padEnd(22)}${'write() calls'.padStart(14)}${'data segments'.padStart(15)}${"'data' events".padStart(15)}${'bytes'.padStart(10)}${'largest chunk'.padStart(15)}`;
   const lines = rows.map((r) =>
-    `${r.name.padEnd(22)}${String(r.writes).padStart(14)}${String(r.events).padStart(15)}${String(r.bytes).padStart(10)}${String(r.largest).padStart(15)}`,
+    `${r.name.padEnd(22)}${String(r.writes).padStart(14)}${String(r.segments ?? '—').padStart(15)}${String(r.events).padStart(15)}${String(r.bytes).padStart(10)}${String(r.largest).padStart(15)}`,
   );
-  return ["Writes vs 'data' events, measured just now (Nagle off on the client):\n", header, '─'.repeat(header.length), ...lines].join('\n');
+  return [
+    "Writes, the client's data segments and the server's 'data' events, measured just now (Nagle off on the client):\n",
+    header,
+    '─'.repeat(header.length),
+    ...lines,
+  ].join('\n');
 }
 
 function hex(bytes: Buffer): string {
