@@ -132,6 +132,34 @@ export const LESSONS: readonly Lesson[] = [
       },
     },
   },
+  {
+    id: '07',
+    slug: 'udp',
+    title: 'UDP with dgram',
+    summary: "datagrams: no connection, boundaries kept, 65507 B at most, losses nobody reports",
+    exercise: {
+      title: 'Ask, and ask again',
+      task: 'ask(port, question, { timeout, retries }): a UDP request that resends on timeout, takes only the answer from the server it asked, and always closes its socket',
+      wrong: {
+        'wrong.ts': 'asking a server that drops your first 2 datagrams',
+        'wrong-sleep.ts': 'asking a server that answers at once',
+        'wrong-close-early.ts': 'asking a server that answers at once',
+        'wrong-no-close.ts': 'checking that ask() closed its socket after the answer',
+        'wrong-timer.ts': 'checking that ask() stopped sending after the answer',
+        'wrong-per-attempt.ts': 'asking a server that answers your first datagram late, after your retry',
+        'wrong-duplicate.ts': 'asking a server that answers twice',
+        'wrong-unlimited.ts': 'asking a server that never answers',
+        'wrong-count.ts': 'asking a server that never answers',
+        'wrong-early-reject.ts': 'asking a server that never answers',
+        'wrong-message.ts': 'checking the error when no answer comes',
+        'wrong-reject-leak.ts': 'checking that ask() stopped and closed its socket after giving up',
+        'wrong-any-sender.ts': 'asking a server whose answer comes after one from another port',
+        'wrong-shared.ts': 'two calls at once, answered in reverse order',
+        'wrong-send-error.ts': 'asking with a question too big for one datagram (65508 bytes)',
+        'wrong-no-error-listener.ts': 'asking a port where nothing is bound',
+      },
+    },
+  },
 ];
 
 export const LESSONS_DIR = fileURLToPath(new URL('.', import.meta.url));
