@@ -4,6 +4,7 @@
 // cleanly, even in the middle of a transfer: the client gets a FIN, not a reset.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
@@ -52,8 +53,7 @@ async function stopDuringTransfer(t: TestContext, server: ReturnType<typeof star
     while (!gotEnd && !client.destroyed && !client.writableEnded) {
       if (!stopping && sent >= 256 * 1024) {
         stopping = true;
-        if (how === 'SIGTERM to the group') process.kill(-server.child.pid!, 'SIGTERM');
-        else server.child.kill(how);
+        signal(server, how);
       }
       sent += line.length;
       if (!client.write(line)) await Promise.race([once(client, 'drain'), ended]);
@@ -68,11 +68,65 @@ async function stopDuringTransfer(t: TestContext, server: ReturnType<typeof star
   assert.deepEqual(errors, [], 'the client saw a FIN, not a reset');
 }
 
+/** The signal that stops the server, sent the way `how` says. */
+function signal(server: ReturnType<typeof start>, how: Stop): void {
+  if (how === 'SIGTERM to the group') process.kill(-server.child.pid!, 'SIGTERM');
+  else server.child.kill(how);
+}
+
+/**
+ * A UDP lesson (07): it binds 127.0.0.1, a real `nc -u` gets a reply to its
+ * datagram, and it stops cleanly on `how` while datagrams keep arriving.
+ */
+async function udpServe(t: TestContext, id: string, how: Stop): Promise<void> {
+  const { server, host, port } = await serve(t, id, [], how === 'SIGTERM to the group');
+  assert.equal(host, HOST);
+  assert.match(server.stdout, new RegExp(`nc -u ${HOST} ${port}`));
+  assert.match(server.stdout, new RegExp(`socat - UDP:${HOST}:${port}`));
+  if (has('ss')) {
+    const bound = spawnSync('ss', ['-lunH', `sport = :${port}`], { encoding: 'utf8' }).stdout;
+    assert.match(bound, new RegExp(`\\s${HOST.replace(/\./g, '\\.')}:${port}\\s`), bound);
+  }
+  const client = dgram.createSocket('udp4');
+  t.after(() => client.close());
+  client.connect(port, HOST);
+  await once(client, 'connect');
+  if (has('nc')) {
+    // A real nc: one line, one datagram; -W 1 ends it after the first reply.
+    const nc = spawn('nc', ['-u', '-W', '1', '-w', '10', HOST, String(port)]);
+    t.after(() => nc.kill('SIGKILL'));
+    let reply = '';
+    nc.stdout.setEncoding('utf8').on('data', (text: string) => (reply += text));
+    nc.stdin.write('hello from nc\n');
+    const [code] = (await once(nc, 'close')) as [number | null];
+    assert.equal(code, 0, 'nc got its reply');
+    assert.ok(reply.length > 0, 'a datagram came back');
+  } else {
+    t.diagnostic('nc (netcat) is not installed: sent with a Node client instead');
+  }
+  // Datagrams keep coming while the server stops: it still ends cleanly.
+  client.send('hello\n');
+  await once(client, 'message');
+  const sending = setInterval(() => client.send('more\n', () => {}), 1);
+  t.after(() => clearInterval(sending));
+  client.on('error', () => {}); // the ICMP "port unreachable" once the server has closed
+  signal(server, how);
+  const { code, stdout, stderr } = await server.finished;
+  clearInterval(sending);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, new RegExp(`stopping \\(${how.split(' ')[0]}\\)`));
+  assert.match(stdout, /server closed/);
+}
+
 describe('--serve', { concurrency: true }, () => {
   const stops: Stop[] = ['SIGINT', 'SIGTERM', 'SIGTERM to the group'];
   LESSONS.forEach((lesson, index) => {
-    // Every lesson is stopped during a transfer; the three ways take turns (the mechanism is shared).
     const how = stops[index % stops.length];
+    if (lesson.slug === 'udp') {
+      test(`lesson ${lesson.id}: binds 127.0.0.1, answers nc -u, stops cleanly on ${how} while datagrams arrive`, (t) => udpServe(t, lesson.id, how));
+      return;
+    }
+    // Every lesson is stopped during a transfer; the three ways take turns (the mechanism is shared).
     test(`lesson ${lesson.id}: binds 127.0.0.1, answers nc, survives a reset, stops cleanly on ${how} during a transfer`, async (t) => {
       const { server, host, port } = await serve(t, lesson.id, [], how === 'SIGTERM to the group');
       assert.equal(host, HOST);
