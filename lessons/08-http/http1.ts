@@ -247,82 +247,114 @@ export interface HttpResponse {
 /**
  * Decodes responses with the same framing, for the lesson's own client:
  * Content-Length, chunked, or (neither) everything until the connection
- * closes. Call `end()` when the connection ended.
+ * closes. Call `end()` when the connection ended. Like RequestDecoder it keeps
+ * body bytes as pieces and joins them once, so its work grows with the bytes.
  */
 export class ResponseDecoder {
-  #pending = Buffer.alloc(0);
+  /** bytes not used yet: the start of a head or of a chunk-size line (small) */
+  #pending: Buffer = Buffer.alloc(0);
   #response: HttpResponse | undefined;
+  #parts: Buffer[] = [];
+  #size = 0;
+  /** what comes next: a head, body or chunk bytes (#need of them), a chunk-size line, a chunk's \r\n, or the last \r\n */
+  #state: 'head' | 'bytes' | 'size' | 'crlf' | 'last' | 'close' = 'head';
+  #need = 0;
 
-  /** The most bytes it holds: the lesson's client reads small answers. */
+  /** The most bytes one response may have: the lesson's client reads small answers. */
   constructor(readonly maxBytes = 256 * 1024) {}
 
   push(chunk: Buffer, onResponse: (response: HttpResponse) => void): void {
-    // Simple, not fast: the client reads small responses (copying is bounded by maxBytes).
-    this.#pending = Buffer.concat([this.#pending, chunk]);
-    if (this.#pending.length > this.maxBytes) throw new Error(`response over ${this.maxBytes} bytes`);
-    let response: HttpResponse | undefined;
-    while ((response = this.#next()) !== undefined) onResponse(response);
+    this.#pending = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
+    while (this.#step(onResponse));
+    if (this.#pending.length + this.#size > this.maxBytes) throw new Error(`response over ${this.maxBytes} bytes`);
   }
 
   /** The connection ended: a body delimited by the close is complete now. */
   end(onResponse: (response: HttpResponse) => void): void {
-    if (this.#response?.framing === 'close') {
-      this.#response.body = this.#pending;
+    if (this.#state === 'close') {
+      this.#parts.push(this.#pending);
+      this.#size += this.#pending.length;
       this.#pending = Buffer.alloc(0);
-      onResponse(this.#response);
-      this.#response = undefined;
-    } else if (this.#response !== undefined || this.#pending.length > 0) {
-      throw new Error(`the connection ended inside a response (${this.#pending.length} bytes of it)`);
+      onResponse(this.#finish());
+    } else if (this.#state !== 'head' || this.#pending.length > 0) {
+      throw new Error('the connection ended inside a response');
     }
   }
 
-  #next(): HttpResponse | undefined {
-    if (this.#response === undefined) {
-      const end = this.#pending.indexOf(END_OF_HEAD);
-      if (end === -1) return undefined;
-      const [statusLine, ...lines] = this.#pending.toString('latin1', 0, end).split('\r\n');
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
-      if (!status) throw new Error(`not an HTTP status line: ${JSON.stringify(statusLine)}`);
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const framing = headers['transfer-encoding']?.toLowerCase() === 'chunked' ? 'chunked'
-        : headers['content-length'] !== undefined ? 'content-length' : 'close';
-      this.#response = { status, headers, body: Buffer.alloc(0), framing };
-      this.#pending = this.#pending.subarray(end + END_OF_HEAD.length);
-    }
-    const response = this.#response;
-    if (response.framing === 'content-length') {
-      const size = Number(response.headers['content-length']);
-      if (this.#pending.length < size) return undefined;
-      response.body = this.#pending.subarray(0, size);
-      this.#pending = this.#pending.subarray(size);
-    } else if (response.framing === 'chunked') {
-      const pieces: Buffer[] = [];
-      let at = 0;
-      for (;;) {
-        const lineEnd = this.#pending.indexOf(CRLF, at);
-        if (lineEnd === -1) return undefined;
-        const size = parseInt(this.#pending.toString('latin1', at, lineEnd), 16);
-        if (Number.isNaN(size)) throw new Error('a chunk size that is not hex');
-        if (size === 0) {
-          // The last chunk: then (no trailers here) the empty line.
-          if (this.#pending.length < lineEnd + 4) return undefined;
-          at = lineEnd + 4;
-          break;
+  /** Use what #pending holds for the current state; false when more bytes are needed. */
+  #step(onResponse: (response: HttpResponse) => void): boolean {
+    switch (this.#state) {
+      case 'head': {
+        const end = this.#pending.indexOf(END_OF_HEAD);
+        if (end === -1) return false;
+        const [statusLine, ...lines] = this.#pending.toString('latin1', 0, end).split('\r\n');
+        const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
+        if (!status) throw new Error(`not an HTTP status line: ${JSON.stringify(statusLine)}`);
+        const headers: Record<string, string> = {};
+        for (const line of lines) {
+          const colon = line.indexOf(':');
+          headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
         }
-        if (this.#pending.length < lineEnd + 2 + size + 2) return undefined;
-        pieces.push(this.#pending.subarray(lineEnd + 2, lineEnd + 2 + size));
-        at = lineEnd + 2 + size + 2;
+        this.#consume(end + END_OF_HEAD.length);
+        if (headers['transfer-encoding']?.toLowerCase() === 'chunked') {
+          this.#response = { status, headers, body: Buffer.alloc(0), framing: 'chunked' };
+          this.#state = 'size';
+        } else if (headers['content-length'] !== undefined) {
+          this.#response = { status, headers, body: Buffer.alloc(0), framing: 'content-length' };
+          this.#need = Number(headers['content-length']);
+          this.#state = 'bytes';
+        } else {
+          this.#response = { status, headers, body: Buffer.alloc(0), framing: 'close' };
+          this.#state = 'close';
+        }
+        return true;
       }
-      response.body = Buffer.concat(pieces);
-      this.#pending = this.#pending.subarray(at);
-    } else {
-      return undefined; // until the connection closes: end()
+      case 'bytes': {
+        const take = Math.min(this.#need, this.#pending.length);
+        this.#parts.push(this.#pending.subarray(0, take));
+        this.#size += take;
+        this.#need -= take;
+        this.#consume(take);
+        if (this.#need > 0) return false;
+        if (this.#response!.framing === 'chunked') this.#state = 'crlf';
+        else onResponse(this.#finish());
+        return true;
+      }
+      case 'size': {
+        const end = this.#pending.indexOf(CRLF);
+        if (end === -1) return false;
+        const size = parseInt(this.#pending.toString('latin1', 0, end), 16);
+        if (Number.isNaN(size)) throw new Error('a chunk size that is not hex');
+        this.#consume(end + CRLF.length);
+        this.#need = size;
+        this.#state = size === 0 ? 'last' : 'bytes';
+        return true;
+      }
+      case 'crlf':
+      case 'last': {
+        // After each chunk's bytes a \r\n; after the last chunk (no trailers here) the empty line.
+        if (this.#pending.length < CRLF.length) return false;
+        this.#consume(CRLF.length);
+        if (this.#state === 'last') onResponse(this.#finish());
+        else this.#state = 'size';
+        return true;
+      }
+      case 'close':
+        return false; // everything until the connection closes: end()
     }
+  }
+
+  #consume(n: number): void {
+    this.#pending = this.#pending.subarray(n);
+  }
+
+  #finish(): HttpResponse {
+    const response = this.#response!;
+    response.body = Buffer.concat(this.#parts, this.#size);
     this.#response = undefined;
+    this.#parts = [];
+    this.#size = 0;
+    this.#state = 'head';
     return response;
   }
 }

@@ -14,7 +14,7 @@ import { HOST, connect, listen, mustCall, nextConnection, sendWithoutReading } f
 import { Timeline } from '../shared/timeline.ts';
 import { HttpError, MAX_BODY_BYTES, MAX_HEAD_BYTES, RequestDecoder, type HttpRequest, type HttpResponse } from './http1.ts';
 import {
-  EDGES, HEAD_CUT, SCRIPT, createNetHttpServer, createNodeHttpServer, drawnNetServer, drawnNodeServer, exchange, keepAliveRun, main,
+  EDGES, HEAD_CUT, IDLE_TIMEOUT_MS, SCRIPT, createNetHttpServer, createNodeHttpServer, drawnNetServer, drawnNodeServer, exchange, keepAliveRun, main,
   readResponses, request,
 } from './lesson.ts';
 
@@ -154,13 +154,32 @@ describe('lesson 08', { concurrency: true }, () => {
       assert.equal(response.body.toString(), 'hello\n');
     });
 
-    test('a body framed by Content-Length arrives with its head in one write; the answer carries its own Content-Length, in bytes', async (t) => {
-      const client = await open(t, await listen(t, createNetHttpServer()));
+    test('a body framed by Content-Length arrives with its head in one write; the answer carries its own Content-Length, in bytes, head and body in one write()', async (t) => {
+      const server = createNetHttpServer();
+      const accepted = nextConnection(server);
+      const client = await open(t, await listen(t, server));
+      const socket = await accepted;
+      const write = socket.write;
+      let writes = 0;
+      socket.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>) {
+        writes += 1;
+        return write.apply(this, args);
+      } as net.Socket['write'];
       client.socket.write(SCRIPT.echo);
       const [response] = await client.received(1);
       assert.equal(response.body.toString(), '你好, HTTP');
       assert.equal(response.headers['content-length'], '12', '8 characters, 12 bytes');
       assert.equal(response.framing, 'content-length');
+      assert.equal(writes, 1, 'one write() for head and body');
+    });
+
+    test('it turns Nagle off (noDelay: true, as http does) and closes a connection silent for 5 s (IDLE_TIMEOUT_MS)', async (t) => {
+      const server = createNetHttpServer();
+      assert.equal((server as net.Server & { noDelay?: boolean }).noDelay, true);
+      const accepted = nextConnection(server);
+      await open(t, await listen(t, server));
+      assert.equal(IDLE_TIMEOUT_MS, 5000);
+      assert.equal((await accepted).timeout, IDLE_TIMEOUT_MS);
     });
 
     test('a response whose length is not known goes out chunked: each chunk its size in hex, then 0\\r\\n\\r\\n', async (t) => {
@@ -219,6 +238,11 @@ describe('lesson 08', { concurrency: true }, () => {
       ];
       const statuses = await Promise.all(cases.map(([text, end]) => exchange(port, HOST, Buffer.from(text, 'latin1'), { end })));
       assert.deepEqual(statuses.map((r) => r?.status), cases.map((c) => c[2]));
+      // The requests before a refused one are still answered, in order.
+      const client = await open(t, port);
+      client.socket.write(Buffer.concat([SCRIPT.hello, request('POST', '/echo', 'kept'), Buffer.from('garbage\r\n\r\n')]));
+      await client.ended;
+      assert.deepEqual(client.responses.map((r) => r.status), [200, 200, 400]);
     });
 
     test('a clean FIN between requests ends the connection quietly', async (t) => {
@@ -359,6 +383,32 @@ describe('lesson 08', { concurrency: true }, () => {
       assert.deepEqual(JSON.parse(response.body.toString()), { method: 'PUT', url: '/a?b=1', mixed: 'yes', body: 'hello' });
     });
 
+    test('a line ended by \\n alone gets 400 from http at once; our server waits for \\r\\n\\r\\n', async (t) => {
+      const bare = Buffer.from('GET /hello HTTP/1.1\nHost: x\n\n');
+      assert.equal((await exchange(await listen(t, createNodeHttpServer()), HOST, bare))?.status, 400);
+      const ours = createNetHttpServer();
+      const accepted = nextConnection(ours);
+      const client = await open(t, await listen(t, ours));
+      const socket = await accepted;
+      const read = once(socket, 'data');
+      client.socket.write(bare);
+      await read;
+      await nextTurn();
+      assert.equal(client.responses.length, 0, 'no answer: the head has not ended');
+      client.socket.end(); // Ctrl-D in nc
+      await client.ended;
+      assert.equal(client.responses[0]?.status, 400);
+    });
+
+    test('http has no body limit of its own: a Content-Length of a terabyte reaches the handler', async (t) => {
+      const server = http.createServer(mustCall(t, (req: http.IncomingMessage, res: http.ServerResponse) => {
+        res.setHeader('Connection', 'close');
+        res.end(`handler saw ${req.headers['content-length']}`);
+      }));
+      const response = await exchange(await listen(t, server), HOST, Buffer.from('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n'));
+      assert.equal(response?.body.toString(), 'handler saw 1000000000000');
+    });
+
     test('http frames its answers: a Content-Length when end(body) comes alone, chunks when write() comes first, no body for HEAD', async (t) => {
       const server = http.createServer((req, res) => {
         if (req.url === '/chunked') res.write('a');
@@ -394,6 +444,7 @@ describe('lesson 08', { concurrency: true }, () => {
       if (MAJOR >= 22) assert.equal(buffer, 1000, 'keepAliveTimeoutBuffer is an option since 24.6 (and in 22 here)');
       else t.diagnostic(`Node ${process.versions.node}: no keepAliveTimeoutBuffer option; the 1000 ms are fixed`);
       assert.equal(http.createServer({ requestTimeout: 1000 }).headersTimeout, 1000, 'headersTimeout is at most requestTimeout');
+      assert.equal((server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval, 30_000);
     });
 
     test('keep-alive: answers say Connection: keep-alive and Keep-Alive: timeout=5; after an answer the socket times out after keepAliveTimeout + 1000 ms', async (t) => {
@@ -422,6 +473,7 @@ describe('lesson 08', { concurrency: true }, () => {
       await once(client.socket, 'close');
       const waited = performance.now() - start;
       assert.ok(waited >= expected * 0.5, `closed after ${waited.toFixed(0)} ms; expected about ${expected} ms`);
+      if (MAJOR >= 22) assert.ok(waited < 900, `closed after ${waited.toFixed(0)} ms: keepAliveTimeoutBuffer: 0 should leave out the extra 1000 ms`);
     });
 
     test('headersTimeout: a head not complete in time gets 408 (checked every connectionsCheckingInterval)', async (t) => {
@@ -433,6 +485,32 @@ describe('lesson 08', { concurrency: true }, () => {
       const [response] = await client.received(1);
       assert.equal(response.status, 408);
       assert.ok(performance.now() - start >= 100, 'not before headersTimeout');
+    });
+
+    test('the timeouts are checked every connectionsCheckingInterval: a 408 can come that much later', async (t) => {
+      const server = http.createServer({ headersTimeout: 50, requestTimeout: 1000, connectionsCheckingInterval: 400 });
+      const start = performance.now(); // the checks start on 'listening'
+      const client = await open(t, await listen(t, server));
+      client.socket.write('GET / HTTP/1.1\r\n');
+      const [response] = await client.received(1);
+      assert.equal(response.status, 408);
+      assert.ok(performance.now() - start >= 300, `408 ${(performance.now() - start).toFixed(0)} ms after listen(): the first check is at 400 ms`);
+    });
+
+    test("a client that trickles its head keeps our server's idle timer from firing; http's headersTimeout still answers 408", async (t) => {
+      const ours = await open(t, await listen(t, createNetHttpServer({ idleTimeout: 400 })));
+      const theirs = await open(t, await listen(t, http.createServer({ headersTimeout: 200, requestTimeout: 1000, connectionsCheckingInterval: 20 })));
+      const start = performance.now();
+      // One byte every 50 ms: the idle timer restarts with each one.
+      for (const byte of 'GET / HTTP/1.1\r\nX: ') {
+        for (const client of [ours, theirs]) if (!client.socket.destroyed) client.socket.write(byte);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (theirs.responses.length > 0) break;
+      }
+      assert.equal(theirs.responses[0]?.status, 408, 'http answered 408 while the head was still trickling in');
+      assert.ok(performance.now() - start >= 200);
+      assert.equal(ours.responses.length, 0, 'our server is still waiting');
+      assert.equal(ours.socket.destroyed, false);
     });
 
     test('requestTimeout: a body not complete in time gets 408', async (t) => {
