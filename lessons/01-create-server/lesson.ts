@@ -2,13 +2,15 @@
 // Run: npm run lesson 01        (or: npm run lesson 01 -- --serve)
 import { once } from 'node:events';
 import net from 'node:net';
-import { listening, serve, type LessonOptions } from '../shared/cli.ts';
+import { isLoopback, listening, serve, type LessonOptions } from '../shared/cli.ts';
 import { readUntil } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 
 export const GREETING = 'Welcome to the TCP workbook! Type a line and press Enter.\n';
-/** Longest line we keep in memory; a client that never sends '\n' cannot fill it up. */
+/** The longest line the server answers, in characters (as string.length counts them). */
 export const MAX_LINE = 4096;
+/** What a client gets, before the server's FIN, when a line grows longer than MAX_LINE. */
+export const TOO_LONG = `line longer than ${MAX_LINE} characters, bye\n`;
 
 export function reply(line: string): string {
   return `you said: ${line}\n`;
@@ -27,21 +29,65 @@ export function createGreeter(): net.Server {
 
 /**
  * TCP delivers bytes, not messages: collect them and answer once per line.
+ * While the client does not read the answers, stop reading its lines.
  * (Lesson 05 reuses this; lesson 06 explains why it is needed.)
  */
 export function answerLines(socket: net.Socket, answer: (line: string) => string): void {
-  socket.setEncoding('utf8');
-  let pending = '';
-  socket.on('data', (text: string) => {
-    pending += text;
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) !== -1) {
-      const line = pending.slice(0, newline).replace(/\r$/, ''); // telnet ends lines with \r\n
-      pending = pending.slice(newline + 1);
-      socket.write(answer(line));
+  socket.setEncoding('utf8'); // a character cut in two by TCP is decoded whole
+  let unfinished = ''; // the start of a line whose '\n' has not arrived yet
+
+  const onData = (text: string): void => {
+    const lines = (unfinished + text).split('\n');
+    unfinished = lines.pop()!; // what follows the last '\n'
+    let answers = '';
+    for (const line of lines) {
+      if (withoutCR(line).length > MAX_LINE) return sayGoodbye(answers);
+      answers += answer(withoutCR(line));
     }
-    if (pending.length > MAX_LINE) socket.end(`line longer than ${MAX_LINE} characters, bye\n`);
+    // The limit holds for an unfinished line too: a client that never sends '\n' cannot fill our memory.
+    if (withoutCR(unfinished).length > MAX_LINE) return sayGoodbye(answers);
+    // One write per read. write() returns false once the answers waiting to be sent pass the
+    // high-water mark: the client is not reading them. Stop reading its lines until they drain.
+    if (answers !== '' && !socket.write(answers)) {
+      socket.pause();
+      socket.once('drain', () => socket.resume());
+    }
+  };
+
+  const sayGoodbye = (answers: string): void => {
+    unfinished = '';
+    // The socket keeps reading (removing a 'data' listener does not pause it) and drops what
+    // still comes: closing with unread bytes would send a reset (RST) instead of a FIN (lesson 02).
+    socket.off('data', onData);
+    // One end(): it sends the goodbye, then the FIN. (end() twice would write after end.)
+    socket.end(answers + TOO_LONG);
+  };
+
+  socket.on('data', onData);
+  socket.on('end', () => {
+    // The client's FIN also ends its last line, even without '\n': answer it. Node then
+    // sends our FIN. Unless we ended first (the goodbye, or --serve stopping).
+    if (unfinished !== '' && !socket.writableEnded) socket.write(answer(withoutCR(unfinished)));
   });
+}
+
+/** telnet ends its lines with \r\n: drop the \r. */
+function withoutCR(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}
+
+/** Where the demo client connects: an "any" address means "this machine" to a client. */
+function clientTarget(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '::1';
+  return address;
+}
+
+/** One true sentence about who can reach a server bound to `address`. */
+export function reach(address: string): string {
+  if (isLoopback(address)) return `bound to ${address}, the loopback address: only programs on this machine can connect`;
+  if (address === '0.0.0.0' || address === '::') return `bound to ${address}, every network interface: other machines that can reach this one can connect`;
+  return `bound to ${address}: machines that can reach that address can connect`;
 }
 
 export async function main(opts: LessonOptions): Promise<void> {
@@ -59,7 +105,7 @@ export async function main(opts: LessonOptions): Promise<void> {
   server.listen(opts.port, opts.host, () => timeline.server('listening'));
   const { address, port } = await listening(server);
 
-  const client = net.connect(port, address);
+  const client = net.connect(port, clientTarget(address));
   timeline.watch(client, 'client', ['connect', 'data', 'end', 'close']);
   await readUntil(client, (text) => text.includes(GREETING));
   client.write('hello\n');
@@ -71,6 +117,7 @@ export async function main(opts: LessonOptions): Promise<void> {
   await once(server, 'close');
 
   console.log(timeline.render());
-  console.log(`\nasked for port ${opts.port}, server.address() says ${JSON.stringify({ address, port })}`);
-  console.log(`bound to ${address} only: other machines cannot connect (try --serve, then nc ${address} ${port})`);
+  console.log(`\nasked for port ${opts.port}, server.address() said ${JSON.stringify({ address, port })}`);
+  console.log(`${reach(address)}.`);
+  console.log('That server has closed. To talk to one yourself: npm run lesson 01 -- --serve (it prints the port to use).');
 }
