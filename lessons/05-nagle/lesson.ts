@@ -12,8 +12,9 @@ import { readUntil } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 
 export const DEFAULT_ROUNDS = 20;
+export const MAX_ROUNDS = 1000;
 export const flags: Record<string, FlagSpec> = {
-  rounds: { type: 'string', hint: '<n>', help: `measured round trips per variant (default ${DEFAULT_ROUNDS})` },
+  rounds: { type: 'string', hint: '<n>', help: `measured round trips per variant (default ${DEFAULT_ROUNDS}, at most ${MAX_ROUNDS})` },
 };
 /** The timeline draws rounds until this many have stalled (the first rounds are fast)… */
 export const TRACED_STALLS = 2;
@@ -229,6 +230,19 @@ export interface Trace {
 }
 
 /**
+ * What the lesson prints after a drawn round. A stall is the second piece
+ * reaching the server late (`wait`); time spent elsewhere (`rtt - wait`) is not
+ * Nagle's: on a busy machine the process may simply not run for a while.
+ */
+export function roundNote(rtt: number, wait: number): string {
+  const elsewhere = rtt - wait;
+  const busy = `the process was held up for ${elsewhere.toFixed(0)} ms elsewhere (a busy machine)`;
+  if (wait > STALL_MS) return elsewhere > STALL_MS ? `  ← stalled; and ${busy}` : '  ← stalled';
+  if (elsewhere > STALL_MS) return `  ← slow, but not a stall: the second piece arrived at once; ${busy}`;
+  return '';
+}
+
+/**
  * Send requests on one watched connection (Nagle on) until `stalls` rounds
  * have stalled or `maxRounds` were sent, so the timeline shows both kinds.
  */
@@ -256,28 +270,37 @@ export async function traceRounds(
   return trace;
 }
 
-export async function main(opts: LessonOptions): Promise<void> {
-  const rounds = positiveInt('rounds', opts.extra.rounds, DEFAULT_ROUNDS, 1000);
-  const server = createPongServer();
-  const timeline = new Timeline({ live: opts.serve });
-  // Watch the first connection (the traced one); with --serve, watch every one.
-  let watchNext = true;
+/** Draw a server's connections on a timeline: the first one only, or every one (--serve). */
+export function drawConnections(server: net.Server, timeline: Timeline, which: 'first' | 'every'): void {
+  let drawNext = true;
+  // Prepended, so the timeline sees each socket before the server's own listener reads from it.
   server.prependListener('connection', (socket) => {
-    if (!watchNext) return;
-    watchNext = opts.serve;
+    if (!drawNext) return;
+    drawNext = which === 'every';
     timeline.server('connection', `from port ${socket.remotePort}`);
     timeline.watch(socket, 'server', ['data', 'end', 'close']);
   });
-  if (opts.serve) {
-    return serve(server, opts, { note: [
-      'Type "ping 1" and Enter: nc sends the whole line in one write, so it never stalls.',
-      'To see the stall, send 5 requests as two writes each (replace PORT):',
-      `  node -e "const s=require('net').connect(PORT,'127.0.0.1');let n=0,t;` +
-        `const go=()=>{t=performance.now();s.write('ping ');s.write(++n+'\\n')};` +
-        `s.on('connect',go).on('data',d=>{console.log(String(d).trim(),(performance.now()-t).toFixed(1),'ms');n<5?go():s.end()})"`,
-      "Add s.setNoDelay(true); after connect(...) and the stall is gone.",
-    ].join('\n') });
-  }
+}
+
+/** What --serve prints under its banner: a client that shows the stall, for the real address. */
+export function serveNote(host: string, port: number): string {
+  return [
+    'Type "ping 1" and Enter: nc sends the whole line in one write, so it never stalls.',
+    'To see the stall, send 5 requests as two writes each:',
+    `  node -e "const s=require('net').connect(${port},'${host}');let n=0,t;` +
+      `const go=()=>{t=performance.now();s.write('ping ');s.write(++n+'\\n')};` +
+      `s.on('connect',go).on('data',d=>{console.log(String(d).trim(),(performance.now()-t).toFixed(1),'ms');n<5?go():s.end()})"`,
+    "Add s.setNoDelay(true); after connect(...) and the stall is gone.",
+  ].join('\n');
+}
+
+export async function main(opts: LessonOptions): Promise<void> {
+  const rounds = positiveInt('rounds', opts.extra.rounds, DEFAULT_ROUNDS, MAX_ROUNDS);
+  const server = createPongServer();
+  const timeline = new Timeline({ live: opts.serve });
+  // Draw the first connection (the traced one); with --serve, every one.
+  drawConnections(server, timeline, opts.serve ? 'every' : 'first');
+  if (opts.serve) return serve(server, opts, { note: serveNote });
 
   server.listen(opts.port, opts.host);
   const { address, port } = await listening(server);
@@ -294,12 +317,13 @@ export async function main(opts: LessonOptions): Promise<void> {
   console.log(timeline.render());
   console.log();
   trace.rtts.forEach((rtt, i) => {
-    const stalled = trace.waits[i] > STALL_MS ? '  ← stalled' : '';
-    console.log(`round ${i + 1}: reply after ${rtt.toFixed(1)} ms; "${i + 1}\\n" reached the server ${trace.waits[i].toFixed(1)} ms after its write()${stalled}`);
+    const note = roundNote(rtt, trace.waits[i]);
+    console.log(`round ${i + 1}: reply after ${rtt.toFixed(1)} ms; "${i + 1}\\n" reached the server ${trace.waits[i].toFixed(1)} ms after its write()${note}`);
   });
   if (trace.waits.some((w) => w > STALL_MS)) {
-    console.log('write() handed both pieces to the kernel at once. The kernel held the second (Nagle: earlier data');
-    console.log("was not yet acknowledged), and the server's kernel held back that ACK (delayed ACK) until its timer fired.");
+    console.log('write() handed both pieces to the kernel at once. The kernel held the second (Nagle: it is smaller than');
+    console.log("a full segment and earlier data was not yet acknowledged), and the server's kernel held back that ACK");
+    console.log('(delayed ACK) until its timer fired.');
   }
 
   console.log(`\nRound trips: ${rounds} per variant after 1 warm-up round (change with --rounds <n>), all variants at once:\n`);

@@ -97,8 +97,10 @@ export class LineDecoder {
         this.#fail(new FrameTooLargeError(this.maxBytes, size,
           `line of ${size} bytes is over the limit of ${this.maxBytes} bytes`));
       }
-      this.#parts.push(bytes.subarray(start, newline));
-      const line = decodeLine(Buffer.concat(this.#parts, size));
+      // A line that lies within this chunk is decoded where it lies; otherwise join its parts first.
+      const line = this.#pending === 0
+        ? decodeLine(bytes, start, newline)
+        : decodeLine(Buffer.concat([...this.#parts, bytes.subarray(start, newline)], size), 0, size);
       this.#parts = [];
       this.#pending = 0;
       start = newline + 1;
@@ -120,7 +122,7 @@ export class LineDecoder {
   end(onLine: (line: string) => void): void {
     this.#checkUsable();
     if (this.#pending === 0) return;
-    const last = decodeLine(Buffer.concat(this.#parts, this.#pending));
+    const last = decodeLine(Buffer.concat(this.#parts, this.#pending), 0, this.#pending);
     this.#parts = [];
     this.#pending = 0;
     onLine(last);
@@ -138,9 +140,9 @@ export class LineDecoder {
   }
 }
 
-function decodeLine(bytes: Buffer): string {
-  const end = bytes.length > 0 && bytes[bytes.length - 1] === CARRIAGE_RETURN ? bytes.length - 1 : bytes.length;
-  return bytes.toString('utf8', 0, end);
+/** The text of bytes[start, end), without a \r at its end. */
+function decodeLine(bytes: Buffer, start: number, end: number): string {
+  return bytes.toString('utf8', start, end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end);
 }
 
 /** One length-prefixed frame: a 4-byte big-endian length, then the payload. */
