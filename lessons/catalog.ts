@@ -142,6 +142,7 @@ export const LESSONS: readonly Lesson[] = [
       task: 'ask(port, question, { timeout, retries }): a UDP request that resends on timeout, takes only the answer from the server it asked, and always closes its socket',
       wrong: {
         'wrong.ts': 'asking a server that drops your first 2 datagrams',
+        'wrong-burst.ts': 'asking a server that drops your first 2 datagrams',
         'wrong-sleep.ts': 'asking a server that answers at once',
         'wrong-close-early.ts': 'asking a server that answers at once',
         'wrong-no-close.ts': 'checking that ask() closed its socket after the answer',
@@ -150,7 +151,7 @@ export const LESSONS: readonly Lesson[] = [
         'wrong-duplicate.ts': 'asking a server that answers twice',
         'wrong-unlimited.ts': 'asking a server that never answers',
         'wrong-count.ts': 'asking a server that never answers',
-        'wrong-early-reject.ts': 'asking a server that never answers',
+        'wrong-early-reject.ts': 'asking a server that answers at once, with retries: 0',
         'wrong-message.ts': 'checking the error when no answer comes',
         'wrong-reject-leak.ts': 'checking that ask() stopped and closed its socket after giving up',
         'wrong-any-sender.ts': 'asking a server whose answer comes after one from another port',
