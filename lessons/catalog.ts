@@ -170,6 +170,34 @@ export const LESSONS: readonly Lesson[] = [
       },
     },
   },
+  {
+    id: '08',
+    slug: 'http',
+    title: 'HTTP is TCP plus framing',
+    summary: 'an HTTP/1.1 server on net (head, Content-Length, chunked, keep-alive, limits), then what http does for you',
+    exercise: {
+      title: 'Read one HTTP request',
+      task: 'RequestReader.push(chunk): the requests each chunk completes, however the bytes were cut (head, Content-Length body, pipelining), with the limits HTTP has',
+      wrong: {
+        'wrong.ts': 'reading a GET request sent in one chunk',
+        'wrong-chars.ts': 'reading a POST body framed by Content-Length, sent with its head',
+        'wrong-head-only.ts': 'reading a POST body framed by Content-Length, sent with its head',
+        'wrong-case.ts': 'giving header names in lower case, whatever case they were sent in',
+        'wrong-decode.ts': 'reading requests sent one per chunk',
+        'wrong-pipeline.ts': 'reading pipelined requests that arrive together in one chunk',
+        'wrong-one-per-push.ts': 'reading pipelined requests that arrive together in one chunk',
+        'wrong-overlap.ts': 'reading requests sent one byte at a time',
+        'wrong-short-body.ts': 'reading requests sent one byte at a time',
+        'wrong-shared.ts': 'two RequestReaders at once, each with its own stream',
+        'wrong-plain-error.ts': 'refusing a head over maxHeadBytes bytes (431)',
+        'wrong-limit-late.ts': 'refusing an endless head before it is complete (431)',
+        'wrong-number.ts': 'refusing a Content-Length that is not a number of bytes (400)',
+        'wrong-no-body-limit.ts': 'refusing a Content-Length over maxBodyBytes before the body arrives (413)',
+        'wrong-rescan.ts': 'reading 4000 pipelined requests in small pieces, in time that grows with the bytes',
+        'wrong-concat.ts': 'reading an 8 MiB body in 512-byte pieces, in time that grows with the bytes',
+      },
+    },
+  },
 ];
 
 export const LESSONS_DIR = fileURLToPath(new URL('.', import.meta.url));
