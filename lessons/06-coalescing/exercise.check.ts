@@ -8,7 +8,8 @@ import type * as Exercise from './exercise.ts';
 type Splitter = InstanceType<typeof Exercise.LineSplitter>;
 
 // What is sent: 3- and 4-byte characters, empty lines, \r\n as telnet sends
-// it, and spaces that belong to a line.
+// it, and spaces and \r characters that belong to a line: only one \r, the
+// one just before the \n, is not part of the line.
 const MESSAGES = [
   'hello\n',
   '你好\n',
@@ -18,6 +19,9 @@ const MESSAGES = [
   'emoji 😀 are 4 bytes\n',
   '\r\n',
   'café, 你好, 🌍!\n',
+  'a \r inside stays\n',
+  'one \r of two stays\r\r\n',
+  'a space last \n',
   'the end\n',
 ];
 const LINES = MESSAGES.map((m) => m.replace(/\r?\n$/, ''));
@@ -45,6 +49,10 @@ function splitBetweenCharacters(text: string, random: () => number): Buffer[] {
   }
   return pieces;
 }
+
+// A second stream, for two LineSplitters at once (two connections of one server).
+const OTHER = ['second stream, 第二\n', '\n', 'ä ö ü 😀 end\r\n', 'last of the second\n'];
+const OTHER_LINES = OTHER.map((m) => m.replace(/\r?\n$/, ''));
 
 // Over a socket: more lines, written in random pieces, one per turn of the event loop.
 const ROUNDS = 20;
@@ -95,7 +103,10 @@ function diagnose(actual: readonly string[], expected: readonly string[], i: num
   }
   if (a !== undefined && e !== undefined) {
     if (a === `${e}\r`) return 'a line sent with \\r\\n kept its \\r — drop a \\r just before the \\n';
-    if (a === e.trim()) return 'a line lost its spaces — drop only a \\r just before the \\n (trim() removes spaces too)';
+    if (e.includes('\r') && a === e.replaceAll('\r', '')) {
+      return 'a \\r that belongs to the line went missing — drop only one \\r, the one just before the \\n (replace(/\\r/g, "") drops them all)';
+    }
+    if (a === e.trim() || a === e.trimEnd()) return 'a line lost its spaces — drop only a \\r just before the \\n (trim() removes spaces too)';
     if (e === '' && a === expected[i + 1]) return 'an empty line went missing — "\\n\\n" holds an empty line: return it as ""';
     if (actual.length > expected.length && e.startsWith(a)) {
       return 'your LineSplitter returned more lines than were sent: part of a line came out before its \\n arrived — a chunk that does not end with \\n holds the start of a line: keep it until the \\n comes';
@@ -172,6 +183,39 @@ export default defineCheck<typeof Exercise>(async (c) => {
   await c.step('decoding lines cut at random bytes (characters cut too)', () => {
     for (let seed = SEED; seed < SEED + RANDOM_SPLITS; seed += 1) {
       expectLines(pushAll(make(1024), cut(`random split (seed ${seed})`)), LINES, `cut at random bytes (seed ${seed})`);
+    }
+  });
+
+  await c.step('splitting two streams at once, one LineSplitter each', () => {
+    // Two connections, each with its own LineSplitter; their chunks arrive in turns,
+    // cut at random bytes (characters too).
+    const streams = [
+      { lines: LINES, pieces: splitRandomly(BYTES, seededRandom(SEED + 10)) },
+      { lines: OTHER_LINES, pieces: splitRandomly(Buffer.from(OTHER.join('')), seededRandom(SEED + 11)) },
+    ];
+    // Each stream alone first: a mistake there is not about sharing.
+    for (const [i, stream] of streams.entries()) {
+      expectLines(pushAll(make(1024), stream.pieces), stream.lines, `stream ${i + 1} alone, cut at random bytes`);
+    }
+    const splitters = streams.map(() => make(1024));
+    const got: string[][] = streams.map(() => []);
+    const turns = Math.max(...streams.map((stream) => stream.pieces.length));
+    for (let k = 0; k < turns; k += 1) {
+      for (const [i, stream] of streams.entries()) {
+        if (k < stream.pieces.length) got[i].push(...returned(splitters[i].push(stream.pieces[k])));
+      }
+    }
+    for (const [i, stream] of streams.entries()) {
+      let j = 0;
+      while (j < Math.max(got[i].length, stream.lines.length) && got[i][j] === stream.lines[j]) j += 1;
+      if (j === Math.max(got[i].length, stream.lines.length)) continue;
+      const line = (list: readonly string[]) => `stream ${i + 1}, ${j < list.length ? `line ${j + 1}: ${show(list[j])}` : `no line ${j + 1}`}`;
+      fail(
+        "your LineSplitters got in each other's way: each stream alone comes out right, but with two at once the lines are mixed up — " +
+          'each LineSplitter must keep its own unfinished line (and its own decoder, if it uses one) in a field of the object, ' +
+          'not in a variable outside the class or a static field, which every LineSplitter shares',
+        { expected: line(stream.lines), actual: line(got[i]) },
+      );
     }
   });
 
