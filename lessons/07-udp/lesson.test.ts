@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
+import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
@@ -10,13 +11,15 @@ import { createCounter, measure } from '../06-coalescing/lesson.ts';
 import { LessonError, UsageError } from '../shared/cli.ts';
 import { HOST, mustCall, onCleanup } from '../shared/testing.ts';
 import {
-  DEFAULT_SENDS, MAX_QUEUED, MAX_REPLY, MAX_UDP4_PAYLOAD, SMALL_BUFFER, SMALL_SENDS, bound, closedUdpPort,
+  DEFAULT_SENDS, MAX_QUEUED, MAX_REPLY, MAX_UDP4_PAYLOAD, MAX_UDP6_PAYLOAD, SMALL_BUFFER, SMALL_SENDS, bound, closedUdpPort,
   createReplyServer, flood, main, rcvbufErrors, reply, sendSmall, socketDrops, trySize,
 } from './lesson.ts';
 
 // Sizes, buffers, drop counters and ICMP errors were measured on Linux. Other systems
 // have other limits (macOS refuses datagrams over 9216 bytes by default) and other counters.
 const notLinux = process.platform !== 'linux' && 'measured on Linux only (other systems have other size limits, buffers and counters)';
+
+const noIPv6 = !os.networkInterfaces().lo?.some((a) => a.address === '::1') && 'the loopback has no IPv6 address (::1) here';
 
 /** A UDP socket that is closed when the test ends. */
 function udp(t: TestContext, options: dgram.SocketOptions = { type: 'udp4' }): dgram.Socket {
@@ -202,6 +205,12 @@ describe('lesson 07', { concurrency: true, timeout: WAIT }, () => {
     assert.deepEqual(await trySize(HOST, MAX_UDP4_PAYLOAD + 1), { error: 'EMSGSIZE' });
   });
 
+  test(`over IPv6 the limit is ${MAX_UDP6_PAYLOAD} B (65535 − 8 B UDP header: IPv6 does not count its own header); one byte more is EMSGSIZE`, { skip: notLinux || noIPv6 }, async () => {
+    assert.equal(MAX_UDP6_PAYLOAD, 65527);
+    assert.deepEqual(await trySize('::1', MAX_UDP6_PAYLOAD), { arrived: MAX_UDP6_PAYLOAD });
+    assert.deepEqual(await trySize('::1', MAX_UDP6_PAYLOAD + 1), { error: 'EMSGSIZE' });
+  });
+
   test("without a callback, a failed send() says nothing: no 'error' event, and the datagram is gone", { skip: notLinux }, async (t) => {
     const { socket: receiver, port } = await boundSocket(t);
     const sender = udp(t);
@@ -247,6 +256,20 @@ describe('lesson 07', { concurrency: true, timeout: WAIT }, () => {
     assert.ok(run.dropped! > 0);
     assert.ok(run.rcvbufErrors! >= run.dropped!, `RcvbufErrors rose by ${run.rcvbufErrors}, expected at least ${run.dropped} (other programs may add to it)`);
     assert.ok(rcvbufErrors()! - before! >= run.dropped!);
+  });
+
+  test('over IPv6 the kernel counts the lost datagrams too: /proc/net/udp6 drops and Udp6RcvbufErrors', { skip: notLinux || noIPv6 }, async () => {
+    const run = await flood('::1', DEFAULT_SENDS, SMALL_BUFFER);
+    assert.ok(run.dropped! > 0 && run.messages + run.dropped! === run.sent, `received ${run.messages} + dropped ${run.dropped} should be ${run.sent}`);
+    assert.ok(run.rcvbufErrors! >= run.dropped!, `Udp6RcvbufErrors rose by ${run.rcvbufErrors}, expected at least ${run.dropped}`);
+  });
+
+  test('where the counters cannot be read, one last datagram, sent until it arrives, shows that everything the kernel kept has been read', async () => {
+    const run = await flood(HOST, DEFAULT_SENDS, SMALL_BUFFER, false);
+    assert.equal(run.dropped, null);
+    assert.equal(run.rcvbufErrors, null);
+    assert.ok(run.messages > 0 && run.messages <= run.sent, `received ${run.messages}`);
+    assert.ok(run.wholeAndDistinct, 'the last datagram is not counted among the numbered ones');
   });
 
   test('socketDrops() reads the drop counter of the socket bound to a port, and null when there is none', { skip: notLinux }, async (t) => {

@@ -155,6 +155,7 @@ function watchArrivals(receiver: dgram.Socket, count: number): Arrivals {
   const arrivals: Arrivals = { messages: 0, sizes: [], wholeAndDistinct: true };
   const seen = new Set<number>();
   receiver.on('message', (message: Buffer) => {
+    if (message.equals(LAST)) return; // see lastOneIn()
     arrivals.messages += 1;
     if (arrivals.sizes.length < 10_000) arrivals.sizes.push(message.length);
     const n = Number(message.toString());
@@ -168,6 +169,12 @@ function watchArrivals(receiver: dgram.Socket, count: number): Arrivals {
 
 /** 65535 (the IPv4 length field) − 20 (IPv4 header) − 8 (UDP header). */
 export const MAX_UDP4_PAYLOAD = 65535 - 20 - 8;
+/** 65535 (the IPv6 payload length field, which does not count the IPv6 header) − 8 (UDP header). */
+export const MAX_UDP6_PAYLOAD = 65535 - 8;
+
+export function maxPayload(type: dgram.SocketType): number {
+  return type === 'udp6' ? MAX_UDP6_PAYLOAD : MAX_UDP4_PAYLOAD;
+}
 
 /** Send one datagram of `size` bytes; resolves with the error code, or the size that arrived. */
 export async function trySize(host: string, size: number): Promise<{ error?: string; arrived?: number }> {
@@ -214,14 +221,14 @@ export interface Flood extends Arrivals {
  * The receiver runs in this same thread, so it cannot read until the loop is
  * done: the kernel keeps what fits in its buffer and drops the rest.
  */
-export async function flood(host: string, count = DEFAULT_SENDS, recvBufferSize = SMALL_BUFFER): Promise<Flood> {
+export async function flood(host: string, count = DEFAULT_SENDS, recvBufferSize = SMALL_BUFFER, readCounters = true): Promise<Flood> {
   const type = socketType(host);
   const receiver = dgram.createSocket({ type, recvBufferSize });
   receiver.bind(0, host);
   const { port } = await bound(receiver);
   const arrivals = watchArrivals(receiver, count);
   const sender = dgram.createSocket(type);
-  const errorsBefore = rcvbufErrors();
+  const errorsBefore = readCounters ? rcvbufErrors(type) : null;
 
   let sendErrors = 0;
   await new Promise<void>((resolve) => {
@@ -238,13 +245,13 @@ export async function flood(host: string, count = DEFAULT_SENDS, recvBufferSize 
 
   // Now the receiver reads what the kernel kept. Wait until every datagram is accounted for.
   // Linux counts the drops: each datagram has either arrived or been dropped.
-  let dropped = type === 'udp4' ? socketDrops(port) : null;
+  let dropped = readCounters ? socketDrops(port, type) : null;
   for (let waited = 0; dropped !== null && arrivals.messages + dropped < count && waited < 2000; waited += 5) {
     await sleep(5);
-    dropped = socketDrops(port);
+    dropped = socketDrops(port, type);
   }
   if (dropped === null) await lastOneIn(sender, receiver, port, host);
-  const errorsAfter = rcvbufErrors();
+  const errorsAfter = readCounters ? rcvbufErrors(type) : null;
   const bufferSize = receiver.getRecvBufferSize();
   sender.close();
   receiver.close();
@@ -264,25 +271,26 @@ export async function flood(host: string, count = DEFAULT_SENDS, recvBufferSize 
  * until it arrives. It queues behind everything the kernel kept, so when it
  * arrives, the rest has been read.
  */
+const LAST = Buffer.from('last');
+
 async function lastOneIn(sender: dgram.Socket, receiver: dgram.Socket, port: number, host: string): Promise<void> {
-  const marker = Buffer.from('last');
   let arrived = false;
   const onMessage = (message: Buffer) => {
-    if (message.equals(marker)) arrived = true;
+    if (message.equals(LAST)) arrived = true;
   };
   receiver.prependListener('message', onMessage);
   for (let tries = 0; !arrived && tries < 100; tries++) {
-    sender.send(marker, port, host);
+    sender.send(LAST, port, host);
     await sleep(20);
   }
   receiver.off('message', onMessage);
 }
 
-/** Linux: the kernel's drop counter of the IPv4 UDP socket bound to `port` (/proc/net/udp, last column). */
-export function socketDrops(port: number): number | null {
+/** Linux: the kernel's drop counter of the UDP socket bound to `port` (/proc/net/udp or udp6, last column). */
+export function socketDrops(port: number, type: dgram.SocketType = 'udp4'): number | null {
   let table: string;
   try {
-    table = readFileSync('/proc/net/udp', 'utf8');
+    table = readFileSync(type === 'udp6' ? '/proc/net/udp6' : '/proc/net/udp', 'utf8');
   } catch {
     return null;
   }
@@ -294,15 +302,22 @@ export function socketDrops(port: number): number | null {
   return null;
 }
 
-/** Linux: the system-wide count of datagrams dropped for a full receive buffer (/proc/net/snmp). */
-export function rcvbufErrors(): number | null {
-  let snmp: string;
+/**
+ * Linux: the system-wide count of datagrams dropped for a full receive buffer:
+ * Udp RcvbufErrors in /proc/net/snmp (IPv4), Udp6RcvbufErrors in /proc/net/snmp6.
+ */
+export function rcvbufErrors(type: dgram.SocketType = 'udp4'): number | null {
+  let text: string;
   try {
-    snmp = readFileSync('/proc/net/snmp', 'utf8');
+    text = readFileSync(type === 'udp6' ? '/proc/net/snmp6' : '/proc/net/snmp', 'utf8');
   } catch {
     return null;
   }
-  const [names, values] = snmp.split('\n').filter((line) => line.startsWith('Udp:')).map((line) => line.split(/\s+/));
+  if (type === 'udp6') {
+    const line = /^Udp6RcvbufErrors\s+(\d+)/m.exec(text);
+    return line ? Number(line[1]) : null;
+  }
+  const [names, values] = text.split('\n').filter((l) => l.startsWith('Udp:')).map((l) => l.split(/\s+/));
   const at = names?.indexOf('RcvbufErrors') ?? -1;
   return at > 0 && values ? Number(values[at]) : null;
 }
@@ -357,8 +372,9 @@ export async function main(opts: LessonOptions): Promise<void> {
   await once(counter, 'close');
 
   // 3. The size limit.
-  const largest = await trySize(address, MAX_UDP4_PAYLOAD);
-  const tooLarge = await trySize(address, MAX_UDP4_PAYLOAD + 1);
+  const limit = maxPayload(type);
+  const largest = await trySize(address, limit);
+  const tooLarge = await trySize(address, limit + 1);
 
   // 4. A sender faster than its receiver.
   const lost = await flood(address, sends);
@@ -390,13 +406,15 @@ export async function main(opts: LessonOptions): Promise<void> {
   console.log(`  UDP: ${udp.messages} 'message' events, sizes ${summary(udp.sizes)}${udp.wholeAndDistinct ? ', each datagram whole and distinct' : ''}`);
   console.log(`  TCP: ${tcp.events} 'data' event${tcp.events === 1 ? '' : 's'} (lesson 06: the bytes merged)`);
 
-  console.log(`\nDatagram size: ${MAX_UDP4_PAYLOAD} B ${largest.arrived === MAX_UDP4_PAYLOAD ? `arrived as one 'message' of ${largest.arrived} B` : `failed: ${largest.error}`};`);
-  console.log(`  ${MAX_UDP4_PAYLOAD + 1} B: ${tooLarge.error ?? `arrived (${tooLarge.arrived} B)`} in the send() callback (65535 − 20 B IPv4 header − 8 B UDP header = ${MAX_UDP4_PAYLOAD}).`);
+  const why = type === 'udp6' ? '65535 − 8 B UDP header; IPv6 does not count its own header' : '65535 − 20 B IPv4 header − 8 B UDP header';
+  console.log(`\nDatagram size: ${limit} B ${largest.arrived === limit ? `arrived as one 'message' of ${largest.arrived} B` : `failed: ${largest.error}`};`);
+  console.log(`  ${limit + 1} B: ${tooLarge.error ? `${tooLarge.error} in the send() callback` : `arrived (${tooLarge.arrived} B)`} (${why} = ${limit}).`);
 
   console.log(`\n${lost.sent} datagrams sent in one loop to a socket that asked for a ${SMALL_BUFFER} B receive buffer (it got ${lost.bufferSize} B):`);
   console.log(`  send() errors: ${lost.sendErrors}. Received: ${lost.messages}${lost.wholeAndDistinct ? ', each whole and distinct' : ''}.`);
   if (lost.dropped !== null) {
-    console.log(`  Dropped by the kernel: ${lost.dropped} (/proc/net/udp "drops" for that socket; Udp RcvbufErrors rose by ${lost.rcvbufErrors}).`);
+    const [table, counter] = type === 'udp6' ? ['/proc/net/udp6', 'Udp6RcvbufErrors'] : ['/proc/net/udp', 'Udp RcvbufErrors'];
+    console.log(`  Dropped by the kernel: ${lost.dropped} (${table} "drops" for that socket; ${counter} rose by ${lost.rcvbufErrors}).`);
   } else {
     console.log(`  Lost: ${lost.sent - lost.messages} (the kernel's drop counters are read on Linux only).`);
   }
