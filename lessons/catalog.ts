@@ -206,6 +206,32 @@ export const LESSONS: readonly Lesson[] = [
       },
     },
   },
+  {
+    id: '09',
+    slug: 'tls',
+    title: 'TLS and HTTPS',
+    summary: 'tls.connect with a certificate made for this run: the handshake, verification, records, ALPN, https',
+    exercise: {
+      title: 'A TLS client that trusts only its CA',
+      task: 'fetchSecurely({ port, servername, ca, request }): trust only that CA, check the name, send only to a verified server, resolve with the whole reply on end',
+      wrong: {
+        'wrong.ts': 'refusing an impostor: the right name, a certificate from another CA',
+        'wrong-no-servername.ts': "waiting for your client's TLS handshake with the real server",
+        'wrong-no-ca.ts': "waiting for your client's TLS handshake with the real server",
+        'wrong-all-cas.ts': 'checking which certificate authorities your client trusts',
+        'wrong-env.ts': 'refusing an impostor: the right name, a certificate from another CA',
+        'wrong-first-data.ts': 'sending the reply in several records: your promise must wait for the end',
+        'wrong-timer.ts': 'sending the reply in several records: your promise must wait for the end',
+        'wrong-decode.ts': 'waiting for your promise to resolve with the whole reply',
+        'wrong-no-error.ts': 'refusing an impostor: the right name, a certificate from another CA',
+        'wrong-authorized-late.ts': 'refusing an impostor: the right name, a certificate from another CA',
+        'wrong-wrap-error.ts': 'refusing an impostor: the right name, a certificate from another CA',
+        'wrong-identity.ts': 'refusing a certificate for another name, from the CA you trust',
+        'wrong-once.ts': 'waiting for your promise to reject when a byte of the reply is changed on the way',
+        'wrong-no-destroy.ts': 'waiting for your promise to reject when a byte of the reply is changed on the way',
+      },
+    },
+  },
 ];
 
 export const LESSONS_DIR = fileURLToPath(new URL('.', import.meta.url));
