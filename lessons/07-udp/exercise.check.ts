@@ -272,7 +272,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
         s.timeoutMessage =
           prompt.count === 0
             ? `ask() sent nothing to ${HOST}:${prompt.port}: send the question with socket.send(question, port, HOST)`
-            : "the server answered at once, but your promise did not settle: listen for 'message' and resolve with the answer";
+            : `the server answered at once (from ${HOST}:${prompt.port}: that is what rinfo.address and rinfo.port say), but your promise did not settle: listen for 'message' and resolve with the answer`;
         return call.settled;
       });
       if (prompt.count === 0) {
