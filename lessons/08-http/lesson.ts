@@ -373,23 +373,37 @@ function status(r: HttpResponse | undefined): string {
   return r ? `${r.status} ${REASONS[r.status] ?? ''}`.trim() : 'no response';
 }
 
-/** Part 1's requests on one connection (the head not cut), to compare servers. */
-export async function keepAliveRun(port: number, host: string): Promise<HttpResponse[]> {
-  const socket = net.connect({ port, host, noDelay: true });
-  const connection = readResponses(socket);
-  await once(socket, 'connect');
-  socket.write(SCRIPT.hello);
+/**
+ * Part 1's requests on one connection, each sent once the answers before it
+ * have arrived. `betweenParts`, if given, runs after the first head's first
+ * part: the head then goes in two writes.
+ */
+export async function playScript(connection: HttpConnection, betweenParts?: () => Promise<unknown>): Promise<HttpResponse[]> {
+  const { socket } = connection;
+  if (socket.connecting) await once(socket, 'connect');
+  // a) A head in two writes: nothing to answer until \r\n\r\n has arrived.
+  if (betweenParts) {
+    socket.write(SCRIPT.hello.subarray(0, HEAD_CUT));
+    await betweenParts();
+    socket.write(SCRIPT.hello.subarray(HEAD_CUT));
+  } else socket.write(SCRIPT.hello);
   await connection.received(1);
+  // b) A body framed by Content-Length (bytes, not characters), sent with its head.
   socket.write(SCRIPT.echo);
   await connection.received(2);
+  // c) Two requests in one write (pipelining): two answers, in order. The second is chunked.
   socket.write(SCRIPT.pipelined);
   await connection.received(4);
+  // d) Connection: close: the server answers, then ends the connection.
   socket.write(SCRIPT.close);
   await connection.received(5);
-  await connection.ended;
-  socket.end();
-  await once(socket, 'close');
+  if (!socket.closed) await once(socket, 'close'); // after the server's FIN, Node ends our side too (allowHalfOpen: false)
   return connection.responses;
+}
+
+/** Part 1's requests, the head not cut, on a new connection: to compare servers. */
+export function keepAliveRun(port: number, host: string): Promise<HttpResponse[]> {
+  return playScript(readResponses(net.connect({ port, host, noDelay: true })));
 }
 
 /** Requests each on its own connection: refused, or framed in another way. Compared by status (and body where both send one). */
@@ -417,23 +431,8 @@ export async function main(opts: LessonOptions): Promise<void> {
   timeline.watch(client, 'client', ['data', 'end', 'close']);
   const connection = readResponses(client, (r) => timeline.client('response', `${r.status} · ${r.body.length} B (${r.framing === 'content-length' ? 'length' : r.framing})`));
   const [serverSide] = await accepted;
-
-  // a) A head in two writes: nothing to answer until \r\n\r\n has arrived.
-  const firstPart = once(serverSide, 'data');
-  client.write(SCRIPT.hello.subarray(0, HEAD_CUT));
-  await firstPart;
-  client.write(SCRIPT.hello.subarray(HEAD_CUT));
-  await connection.received(1);
-  // b) A body framed by Content-Length (bytes, not characters), sent with its head.
-  client.write(SCRIPT.echo);
-  await connection.received(2);
-  // c) Two requests in one write (pipelining): two answers, in order. The second is chunked.
-  client.write(SCRIPT.pipelined);
-  await connection.received(4);
-  // d) Connection: close: the server answers, then ends the connection.
-  client.write(SCRIPT.close);
-  await connection.received(5);
-  await once(client, 'close'); // after the server's FIN, Node ends our side too (allowHalfOpen: false)
+  // The head of the first request in two writes: the second once the server has read the first.
+  await playScript(connection, () => once(serverSide, 'data'));
   console.log(`Our HTTP/1.1 server on net, one keep-alive connection:\n\n${timeline.render()}`);
 
   // 2. The same client against http.createServer.
