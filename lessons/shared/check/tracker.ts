@@ -1,6 +1,7 @@
 // What the learner's code opens (servers, sockets, other handles), so that a
 // timed-out step can say what was still open and the check can close it all.
 import dc from 'node:diagnostics_channel';
+import type dgram from 'node:dgram';
 import net from 'node:net';
 import { formatAddress, plural } from './format.ts';
 
@@ -16,6 +17,8 @@ export class Tracker {
   readonly servers = new Set<net.Server>();
   readonly listenCalls = new Map<net.Server, ListenRequest>();
   readonly sockets = new Set<net.Socket>();
+  /** UDP sockets, from the 'udp.socket' channel (dgram.createSocket publishes every one) */
+  readonly udpSockets = new Set<dgram.Socket>();
   readonly names = new WeakMap<object, string>();
   /** errors thrown asynchronously by the learner's code (or unhandled 'error' events) */
   onAsyncError?: (err: unknown) => void;
@@ -23,6 +26,11 @@ export class Tracker {
   #originalListen = net.Server.prototype.listen;
   #onClientSocket = (message: unknown) => this.#addSocket((message as { socket: net.Socket }).socket);
   #onServerSocket = (message: unknown) => this.#addSocket((message as { socket: net.Socket }).socket);
+  #onUdpSocket = (message: unknown) => {
+    const socket = (message as { socket: dgram.Socket }).socket;
+    this.udpSockets.add(socket);
+    socket.once('close', () => this.udpSockets.delete(socket));
+  };
   #onRejection = (err: unknown) => this.#asyncError(err);
 
   install(): void {
@@ -35,6 +43,7 @@ export class Tracker {
     } as typeof original;
     dc.subscribe('net.client.socket', this.#onClientSocket);
     dc.subscribe('net.server.socket', this.#onServerSocket);
+    dc.subscribe('udp.socket', this.#onUdpSocket);
     process.setUncaughtExceptionCaptureCallback((err) => this.#asyncError(err));
     process.on('unhandledRejection', this.#onRejection);
   }
@@ -43,6 +52,7 @@ export class Tracker {
     net.Server.prototype.listen = this.#originalListen;
     dc.unsubscribe('net.client.socket', this.#onClientSocket);
     dc.unsubscribe('net.server.socket', this.#onServerSocket);
+    dc.unsubscribe('udp.socket', this.#onUdpSocket);
     process.setUncaughtExceptionCaptureCallback(null);
     process.off('unhandledRejection', this.#onRejection);
   }
@@ -74,6 +84,16 @@ export class Tracker {
       server.on('error', () => {});
       if (server.listening) closing.push(new Promise((resolve) => server.close(resolve)));
     }
+    for (const socket of this.udpSockets) {
+      socket.on('error', () => {});
+      try {
+        socket.close();
+        closing.push(new Promise((resolve) => socket.once('close', resolve)));
+      } catch {
+        // Already closed: its 'close' has been emitted.
+        this.udpSockets.delete(socket);
+      }
+    }
     // Closing is immediate on loopback; the bound only protects against the unexpected.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(closing), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
@@ -84,7 +104,7 @@ export class Tracker {
   async settle(baseline: Map<string, number>): Promise<void> {
     for (let turn = 0; turn < 20; turn += 1) {
       await new Promise((resolve) => setImmediate(resolve));
-      if (!resourceDiff(baseline, 0).some((r) => r.startsWith('TCP') || r.startsWith('Pipe'))) return;
+      if (!resourceDiff(baseline, 0).some((r) => r.startsWith('TCP') || r.startsWith('Pipe') || r.startsWith('UDP'))) return;
     }
   }
 
@@ -103,6 +123,15 @@ export class Tracker {
     for (const socket of this.sockets) {
       if (socket.destroyed) continue;
       lines.push(describeSocket(socket, this.names.get(socket)));
+    }
+    for (const socket of this.udpSockets) {
+      let where = 'not bound yet';
+      try {
+        where = `bound to ${formatAddress(socket.address())}`;
+      } catch {
+        // address() throws until the socket is bound.
+      }
+      lines.push(`${this.names.get(socket) ?? 'a UDP socket'}, ${where} (close() not called)`);
     }
     const handles = resourceDiff(baseline, ownTimers);
     if (handles.length > 0) lines.push(`handles: ${handles.join(', ')}`);

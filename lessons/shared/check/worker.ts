@@ -53,8 +53,15 @@ async function load(file: string): Promise<Record<string, unknown>> {
 }
 
 send({ type: 'ready' });
+// Between checks (and after the last), leftovers of the learner's code that
+// throw must not end this thread and lose a verdict already given.
+const ignore = () => {};
+process.on('unhandledRejection', ignore);
+process.setUncaughtExceptionCaptureCallback(ignore);
+
 port.on('message', (request: RunRequest) => {
   learnerFile = request.file;
+  process.setUncaughtExceptionCaptureCallback(null); // the check's tracker installs its own
   const definition = (require(request.checkFile) as { default: CheckDefinition<unknown> }).default;
   void runCheck(definition, request.file, {
     timeoutScale: request.timeoutScale,
@@ -62,5 +69,8 @@ port.on('message', (request: RunRequest) => {
     load,
     onStepStart: (name, timeout) => send({ type: 'step-start', name, timeout }),
     onStep: (step) => send({ type: 'step', step }),
-  }).then((result) => send({ type: 'result', result }));
+  }).then((result) => {
+    process.setUncaughtExceptionCaptureCallback(ignore);
+    send({ type: 'result', result });
+  });
 });
