@@ -12,6 +12,7 @@
 // The server's memory is read from /proc (Linux) or `ps` (elsewhere). Every
 // server the workbook runs must grow by less than 30 MB through all of it.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -70,6 +71,11 @@ class Server {
       return Number(kb) / 1024;
     }
     return Number(spawnSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim()) / 1024;
+  }
+
+  /** A UDP lesson (07) prints `nc -u`: it gets datagrams instead of a stream. */
+  get udp(): boolean {
+    return /nc -u /.test(this.output);
   }
 
   stop(how: Stop): void {
@@ -144,10 +150,59 @@ async function answers(port: number): Promise<boolean> {
   }
 }
 
+// ── UDP (lesson 07): datagrams instead of a stream, no connection, no FIN ──
+
+function udpClient(port: number): dgram.Socket {
+  const socket = dgram.createSocket('udp4');
+  socket.on('error', () => {}); // ICMP port unreachable once the server is gone
+  socket.connect(port, DEFAULT_HOST);
+  return socket;
+}
+
+/** Send `count` datagrams of `size` bytes, in batches; `read`: take the replies too (and drop them). */
+async function datagrams(port: number, count: number, size: number, read = true, stop: () => boolean = () => false, onProgress?: (sent: number) => void): Promise<void> {
+  const socket = udpClient(port);
+  await once(socket, 'connect');
+  if (read) socket.on('message', () => {});
+  const payload = Buffer.alloc(size, 'x');
+  for (let i = 0; i < count && !stop(); i += 1) {
+    onProgress?.(i * size);
+    // UDP has no back-pressure: the sender paces itself, waiting for every 64th datagram to leave.
+    if (i % 64 === 63) await new Promise<void>((resolve) => socket.send(payload, () => resolve()));
+    else socket.send(payload);
+  }
+  socket.close();
+}
+
+/** A new UDP client: like any UDP client, it asks again when no answer comes (every 200 ms, for 5 s). */
+async function udpAnswers(port: number): Promise<boolean> {
+  const socket = udpClient(port);
+  await once(socket, 'connect');
+  const again = setInterval(() => socket.send('hello\n'), 200);
+  socket.send('hello\n');
+  const got = await Promise.race([once(socket, 'message').then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref())]);
+  clearInterval(again);
+  socket.close();
+  return got;
+}
+
 /** Stop a fresh server with `how` in the middle of a transfer of `bytes`. */
 async function stopDuringTransfer(lesson: Lesson, how: Stop, bytes: number): Promise<string> {
   const server = new Server(lesson);
   await server.ready();
+  if (server.udp) {
+    let signalled = false;
+    await datagrams(server.port, Math.ceil(bytes / 1024), 1024, true, () => server.child.exitCode !== null, (sent) => {
+      if (!signalled && sent >= bytes / 8) {
+        signalled = true;
+        server.stop(how);
+      }
+    });
+    if (!signalled) server.stop(how);
+    const code = await server.exited;
+    const stopping = /stopping/.test(server.output) && /server closed/.test(server.output);
+    return code === 0 && stopping ? 'ok: stopping line, exit 0 (UDP: no connection to finish)' : `FAILED: exit code ${code}${stopping ? '' : ', no stopping line'}`;
+  }
   const socket = await connect(server.port);
   const errors: string[] = [];
   socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
@@ -193,23 +248,40 @@ async function main(argv: string[]): Promise<number> {
   let ok = true;
   try {
     await server.ready();
-    await round(server.port, 10_000); // warm up: the first requests compile code
+    const udp = server.udp;
+    // Warm up: the first requests compile code.
+    if (udp) await datagrams(server.port, 10_000, 1);
+    else await round(server.port, 10_000);
     const base = server.rss();
     console.log(`  started, after a warm-up       ${base.toFixed(1)} MB`);
     let peak = base;
     for (let i = 1; i <= rounds; i += 1) {
       const started = performance.now();
+      if (udp) {
+        await datagrams(server.port, lines, 1);
+        const rss = server.rss();
+        peak = Math.max(peak, rss);
+        console.log(`  round ${i}: ${lines} datagrams of 1 B ${rss.toFixed(1)} MB  (sent in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+        continue;
+      }
       const { received } = await round(server.port, lines);
       const rss = server.rss();
       peak = Math.max(peak, rss);
       console.log(`  round ${i}: ${lines} lines         ${rss.toFixed(1)} MB  (${(received / MiB).toFixed(1)} MiB of replies read, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
     }
-    const greedy = await neverReads(server.port, mib * MiB);
-    const stalled = server.rss();
-    peak = Math.max(peak, stalled);
-    console.log(`  a client that never reads      ${stalled.toFixed(1)} MB  (it could send ${(greedy.sent / MiB).toFixed(1)} of ${mib} MiB before the server stopped reading)`);
-    greedy.socket.destroy();
-    const fresh = await answers(server.port);
+    if (udp) {
+      await datagrams(server.port, Math.ceil((mib * MiB) / 65507), 65507, false);
+      const after = server.rss();
+      peak = Math.max(peak, after);
+      console.log(`  ${mib} MiB of 65507-byte datagrams, replies never read  ${after.toFixed(1)} MB`);
+    } else {
+      const greedy = await neverReads(server.port, mib * MiB);
+      const stalled = server.rss();
+      peak = Math.max(peak, stalled);
+      console.log(`  a client that never reads      ${stalled.toFixed(1)} MB  (it could send ${(greedy.sent / MiB).toFixed(1)} of ${mib} MiB before the server stopped reading)`);
+      greedy.socket.destroy();
+    }
+    const fresh = udp ? await udpAnswers(server.port) : await answers(server.port);
     const growth = peak - base;
     const bounded = growth < LIMIT_MB;
     console.log(`  grew by at most               ${growth.toFixed(1)} MB  ${bounded ? `ok (< ${LIMIT_MB} MB)` : `FAILED (limit ${LIMIT_MB} MB)`}`);
