@@ -104,14 +104,14 @@ export async function makeAuthority(name: string): Promise<Authority> {
   return { name, key: privateKeyPem(keys.privateKey), cert: certificatePem(certificate), certificate, signingKey: keys.privateKey };
 }
 
-/** A server certificate for `names` (DNS names only), signed by `authority`. */
-export async function issue(authority: Authority, names: readonly string[]): Promise<KeyAndCert> {
+/** A server certificate for `names` (DNS names only), signed by `authority`; valid for a day unless `when` says otherwise. */
+export async function issue(authority: Authority, names: readonly string[], when = validity()): Promise<KeyAndCert> {
   const keys = await keyPair();
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
     subject: `CN=${names[0]}`,
     issuer: authority.certificate.subject,
-    ...validity(),
+    ...when,
     publicKey: keys.publicKey,
     signingKey: authority.signingKey,
     signingAlgorithm: ALGORITHM,

@@ -6,8 +6,9 @@
 // answers in several records (some end halfway through a character), holds
 // its close_notify back a moment, then ends. Then the learner's client meets
 // the impostor, the certificate for another name, and a relay that changes a
-// byte of the reply. It also looks at the certificate authorities the client
-// trusts: tls.createSecureContext() is watched while the learner's code runs.
+// byte of the reply. Last, it looks at how the client decided: the certificate
+// authorities it trusts and whether verification was on (tls.createSecureContext()
+// is watched while the learner's code runs).
 import { X509Certificate } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
@@ -67,7 +68,9 @@ function follow(promise: PromiseLike<unknown>, changed: Signal): { outcome: Outc
 function reasonOf(reason: unknown): string {
   if (!(reason instanceof Error)) return show(reason);
   const code = (reason as NodeJS.ErrnoException).code;
-  return `${reason.name}: ${show(reason.message.split('\n')[0])}${code === undefined ? ' (no code)' : ` (code ${code})`}`;
+  // OpenSSL's messages are long and name its source files: the code says it all.
+  const message = reason.message.split('\n')[0];
+  return `${reason.name}${code === undefined ? ' (no code)' : ` ${code}`}: ${show(message.length > 80 ? `${message.slice(0, 79)}…` : message)}`;
 }
 
 /** Fingerprints of every certificate in a `ca` option: text, Buffer, or a list of them. */
@@ -212,23 +215,6 @@ export default defineCheck<typeof Exercise>(async (c) => {
       return real.accepted[0];
     });
 
-    await c.step('checking which certificate authorities your client trusts', () => {
-      const cas = contexts.map((options) => trusted(options?.ca));
-      if (cas.length === 0 || cas.every((list) => list === undefined)) {
-        fail("your client passed no `ca`: it trusts Node's built-in list of authorities, and any of them could vouch for this server — pass the CA you were given as `ca`");
-      }
-      for (const list of cas) {
-        if (list === undefined) continue;
-        const others = list.filter((f) => f !== caFingerprint).length;
-        if (others > 0 || !list.includes(caFingerprint)) {
-          fail(
-            `your client trusts ${others} other certificate authorit${others === 1 ? 'y' : 'ies'} besides the one you were given: a certificate for ${NAME} from any of them would be accepted — pass only the given CA as \`ca\` (it replaces Node's built-in list; do not add tls.rootCertificates)`,
-            { expected: '1 authority: the one in `ca`', actual: `${list.length} certificates in \`ca\`${list.includes(caFingerprint) ? ', the given one among them' : ', not the given one'}` },
-          );
-        }
-      }
-    });
-
     await c.step('waiting for the request', async (s) => {
       s.expected = show(REQUEST);
       s.actual = () => `the server got ${conn.rx.describe()}; ${first.describe()}`;
@@ -307,7 +293,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
       const sent = mine.reduce((sum, a) => sum + a.rx.received, 0);
       const o = attempt.outcome;
       if (o.state === 'resolved') {
-        fail(`your promise resolved with ${who}'s reply: your client accepted a certificate it must refuse (${expectedCode}).${env()} Leave rejectUnauthorized alone (true)`, {
+        fail(`your promise resolved with the reply of ${who}: your client accepted a certificate it must refuse (${expectedCode}).${env()} Leave rejectUnauthorized alone (true)`, {
           expected: `a rejection with code ${expectedCode}`,
           actual: `resolved with ${show(o.value)}`,
         });
@@ -328,7 +314,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     };
 
     await c.step('refusing an impostor: the right name, a certificate from another CA', (s) =>
-      refuses(servers.impostor, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', "the impostor's server", s));
+      refuses(servers.impostor, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'the impostor', s));
 
     await c.step('refusing a certificate for another name, from the CA you trust', (s) =>
       refuses(servers.otherName, 'ERR_TLS_CERT_ALTNAME_INVALID', `the server for ${OTHER_NAME}`, s));
@@ -362,6 +348,32 @@ export default defineCheck<typeof Exercise>(async (c) => {
         "your promise rejected, but your client's socket is still open: after the handshake a TLS error does not close the socket (Node emits 'error' and leaves it open) — call socket.destroy() in your 'error' listener";
       s.actual = () => `${attempt.describe()}; your socket sent no FIN and no reset`;
       await changed.until(servers.learnerGone);
+    });
+
+    // ── 4. how it decided ───────────────────────────────────────────────────────
+
+    await c.step('checking that your client trusts only the given CA, with verification on', () => {
+      const made = contexts.filter((options): options is tls.SecureContextOptions => options !== undefined);
+      const off = made.find((options) => (options as { rejectUnauthorized?: boolean }).rejectUnauthorized === false);
+      if (off) {
+        fail(
+          `your client turned verification off (rejectUnauthorized: false${process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0' ? ', through NODE_TLS_REJECT_UNAUTHORIZED=0' : ''}) and decides for itself: it refused the check's servers, but one forgotten check sends a request to whoever answers — leave rejectUnauthorized true and let Node refuse`,
+        );
+      }
+      const lists = made.map((options) => trusted(options.ca));
+      if (lists.length === 0 || lists.every((list) => list === undefined)) {
+        fail("your client passed no `ca`: it trusts Node's built-in list of authorities, and any of them could vouch for this server — pass the CA you were given as `ca`");
+      }
+      for (const list of lists) {
+        if (list === undefined) continue;
+        const others = list.filter((f) => f !== caFingerprint).length;
+        if (others > 0 || !list.includes(caFingerprint)) {
+          fail(
+            `your client trusts ${others} other certificate authorit${others === 1 ? 'y' : 'ies'} besides the one you were given: a certificate for ${NAME} from any of them would be accepted — pass only the given CA as \`ca\` (it replaces Node's built-in list; do not add tls.rootCertificates)`,
+            { expected: '1 authority: the one in `ca`', actual: `${list.length} certificates in \`ca\`${list.includes(caFingerprint) ? ', the given one among them' : ', not the given one'}` },
+          );
+        }
+      }
     });
 
     // Close the check's side of every connection and let them go (a closed TLS socket frees its

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../shared/cli.ts';
 import { closed, readAll, readUntil } from '../shared/read.ts';
 import { HOST, listen, onCleanup, sendWithoutReading } from '../shared/testing.ts';
-import { SERVER_NAME, makeCertificates, selfSigned } from './certs.ts';
+import { SERVER_NAME, issue, makeCertificates, selfSigned } from './certs.ts';
 import {
   HANDSHAKE_TIMEOUT_MS, MAX_RECORD, createHttpsServer, createManInTheMiddle, createTlsCounter, createTlsServer, echoRoundTrip,
   main, median, negotiate, oneWrite, serverFlights, timeHandshake, tryConnect, type Handshake,
@@ -60,13 +60,25 @@ async function at(t: TestContext, server: net.Server): Promise<{ port: number; h
   return { port: await listen(t, server), host: HOST };
 }
 
-/** Wait until `done()` is true, checking on every turn of the event loop (no fixed sleep). */
-async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setImmediate(resolve));
+/** Let the event loop turn `n` times: whatever was due has run. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Wait until `done()` is true, checking on every turn of the event loop (no fixed sleep).
+ * Gives up when the test ends (its deadline passed), so a claim that turns false never hangs the file.
+ */
+async function until(t: TestContext, done: () => boolean): Promise<void> {
+  while (!done()) {
+    if (t.signal.aborted) throw new Error('the test ended while waiting');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 // Timings first, one at a time: tests that run alongside would share this event loop and blur them.
-describe('lesson 09: what the handshake costs', () => {
+// A claim that turns false makes its test fail, never hang: every test has a deadline.
+describe('lesson 09: what the handshake costs', { timeout: 15_000 }, () => {
   test('on loopback the handshake is several round trips long, and the process is on the CPU for most of it', async (t) => {
     const real = await at(t, createTlsServer(certs.server));
     await timeHandshake(real, trust); // warm-up: the first run compiles code
@@ -109,7 +121,7 @@ describe('lesson 09: what the handshake costs', () => {
   });
 });
 
-describe('lesson 09', { concurrency: true }, () => {
+describe('lesson 09', { concurrency: true, timeout: 15_000 }, () => {
   // ── certificates ────────────────────────────────────────────────────────────
 
   test("the run's CA signs a certificate for localhost: ECDSA P-256, valid for one day from now, no IP address", () => {
@@ -165,7 +177,7 @@ describe('lesson 09', { concurrency: true }, () => {
     const before = wire.length;
     assert.equal(serverFlights(wire.slice(0, before)), 1, `one flight from the server before 'secureConnect': ${order.join(', ')}`);
     assert.equal(client.getProtocol(), 'TLSv1.3');
-    await until(() => order.includes('server secureConnection'));
+    await until(t, () => order.includes('server secureConnection'));
     assert.ok(order.indexOf('client connect') < order.indexOf('client chunk'), order.join(', '));
     assert.ok(order.indexOf('client secureConnect') < order.indexOf('server secureConnection'), order.join(', '));
   });
@@ -190,6 +202,7 @@ describe('lesson 09', { concurrency: true }, () => {
     assert.ok(later.every((r) => / (ccs|encrypted)$/.test(r)), `records after the hellos: ${later.join(', ')}`);
     const all = Buffer.concat(bytes).toString('latin1');
     assert.ok(!all.includes('secret words') && !all.includes('SECRET WORDS'), 'the relay saw the plain text');
+    assert.ok(bytes[0].toString('latin1').includes(SERVER_NAME), 'the ClientHello carries the server name (SNI) in clear');
     // end(): an encrypted record (close_notify) from the client, then its FIN.
     assert.deepEqual(chunks.slice(before).filter((c) => c.from === 'client').flatMap((c) => c.records), ['encrypted']);
   });
@@ -264,6 +277,27 @@ describe('lesson 09', { concurrency: true }, () => {
     assert.match(err.message, /IP: 127\.0\.0\.1/);
   });
 
+  test('a certificate that is no longer valid is refused: CERT_HAS_EXPIRED', async (t) => {
+    const day = 24 * 3_600_000;
+    const expired = await issue(certs.ca, [SERVER_NAME], { notBefore: new Date(Date.now() - 2 * day), notAfter: new Date(Date.now() - day) });
+    const { port } = await at(t, createTlsServer(expired));
+    assert.equal((await refusal(t, port, trust)).code, 'CERT_HAS_EXPIRED');
+  });
+
+  test('the server learns the name the client asked for (SNI), so one server can hold a certificate for each of several names', async (t) => {
+    const server = createTlsServer(certs.server);
+    server.addContext('shop.workbook.test', await issue(certs.ca, ['shop.workbook.test']));
+    const port = await listen(t, server);
+    const names: (string | false | null)[] = [];
+    server.on('secureConnection', (socket: tls.TLSSocket) => names.push(socket.servername));
+    const shop = await secure(t, port, { ...trust, servername: 'shop.workbook.test' });
+    const home = await secure(t, port, trust);
+    assert.equal(shop.getPeerCertificate().subject.CN, 'shop.workbook.test');
+    assert.equal(home.getPeerCertificate().subject.CN, SERVER_NAME);
+    await until(t, () => names.length === 2);
+    assert.deepEqual(names.sort(), [SERVER_NAME, 'shop.workbook.test']);
+  });
+
   test("a client that trusts the run's CA refuses the man in the middle before sending a byte, even one written early", async (t) => {
     const real = await at(t, createTlsServer(certs.server));
     const seen: string[] = [];
@@ -275,7 +309,7 @@ describe('lesson 09', { concurrency: true }, () => {
     const [err] = (await once(socket, 'error').catch((e: unknown) => [e])) as [NodeJS.ErrnoException];
     assert.equal(err.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     await closed(socket);
-    await until(() => mitm.listenerCount('connection') > 0 && (mitm as unknown as { _connections: number })._connections === 0);
+    await until(t, () => mitm.listenerCount('connection') > 0 && (mitm as unknown as { _connections: number })._connections === 0);
     assert.deepEqual(seen, [], 'the man in the middle read nothing');
   });
 
@@ -346,6 +380,47 @@ s.on('error', (e) => console.log(e.code));`;
     assert.deepEqual(received, [], 'no data was delivered');
   });
 
+  test("after the handshake a TLS error does not close the socket: no 'close' on either end until destroy()", async (t) => {
+    const server = tls.createServer(certs.server);
+    const serverSide = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
+    const real = await at(t, server);
+    let armed = false;
+    const flip = (data: Buffer) => Buffer.concat([data.subarray(0, -1), Buffer.from([data[data.length - 1] ^ 1])]);
+    const tamperer = await at(t, createRelay(real, { alter: (data, c) => (armed && c.from === 'server' ? ((armed = false), flip(data)) : data) }));
+    const client = await secure(t, tamperer.port);
+    const peer = await serverSide;
+    const peerError = new Promise<string | undefined>((resolve) => peer.on('error', (err: NodeJS.ErrnoException) => resolve(err.code)));
+    const clientError = new Promise<string | undefined>((resolve) => client.on('error', (err: NodeJS.ErrnoException) => resolve(err.code)));
+    armed = true;
+    peer.write('changed on the way');
+    assert.equal(await clientError, 'ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC');
+    assert.match((await peerError) ?? '', /ALERT_BAD_RECORD_MAC/, 'the server got the alert the client sent');
+    await turns(20);
+    assert.deepEqual([client.destroyed, client.closed, peer.destroyed, peer.closed], [false, false, false, false], 'both ends still open');
+    client.destroy();
+    peer.destroy();
+    await Promise.all([closed(client), closed(peer)]);
+  });
+
+  test("the lesson's servers destroy a socket whose record failed its check after the handshake", async (t) => {
+    const server = createTlsServer(certs.server);
+    const serverSide = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
+    const real = await at(t, server);
+    let armed = false;
+    const flip = (data: Buffer) => Buffer.concat([data.subarray(0, -1), Buffer.from([data[data.length - 1] ^ 1])]);
+    const tamperer = await at(t, createRelay(real, { alter: (data, c) => (armed && c.from === 'client' ? ((armed = false), flip(data)) : data) }));
+    const client = await secure(t, tamperer.port);
+    client.on('error', () => {});
+    const peer = await serverSide;
+    const peerError = new Promise<string | undefined>((resolve) => peer.on('error', (err: NodeJS.ErrnoException) => resolve(err.code)));
+    armed = true;
+    client.write('changed on the way\n');
+    assert.equal(await peerError, 'ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC');
+    await turns(5);
+    assert.equal(peer.destroyed, true, "the server's socket was not destroyed after its error");
+    await closed(peer);
+  });
+
   // ── servers that survive their clients ────────────────────────────────────────────
 
   test('plain text sent to a TLS server is a tlsClientError (ERR_SSL_WRONG_VERSION_NUMBER), and the server keeps answering', async (t) => {
@@ -386,6 +461,10 @@ s.on('error', (e) => console.log(e.code));`;
 
   test("after handshakeTimeout Node only reports ERR_TLS_HANDSHAKE_TIMEOUT: the socket stays open unless the 'tlsClientError' listener destroys it", async (t) => {
     assert.equal(HANDSHAKE_TIMEOUT_MS, 10_000);
+    // Node's default, 120 s, is kept in an internal field of the server: read it where it is.
+    const field = Object.getOwnPropertySymbols(tls.createServer()).find((sym) => sym.description === 'handshake-timeout');
+    if (field) assert.equal((tls.createServer() as unknown as Record<symbol, number>)[field], 120_000);
+    else t.diagnostic("this Node keeps its default handshakeTimeout elsewhere: 120 s not checked");
     const bare = tls.createServer({ ...certs.server, handshakeTimeout: 50 });
     const lesson = createTlsServer(certs.server, { handshakeTimeout: 50 });
     const results = await Promise.all(
@@ -417,7 +496,10 @@ s.on('error', (e) => console.log(e.code));`;
     // Stalled: the server is paused with a full read buffer and the client cannot write more.
     const stalled = () =>
       socket.isPaused() && socket.readableLength >= socket.readableHighWaterMark && client.writableLength >= client.writableHighWaterMark;
-    const first = await Promise.race([until(stalled).then(() => 'stalled'), sender.done.then(() => 'sent all')]);
+    let sentAll = false;
+    void sender.done.then(() => (sentAll = true));
+    await until(t, () => stalled() || sentAll);
+    const first = stalled() ? 'stalled' : 'sent all';
     assert.equal(first, 'stalled', `the client sent all ${total} bytes and the server never stopped reading`);
     assert.ok(socket.writableLength <= socket.writableHighWaterMark + MAX_RECORD, `writableLength ${socket.writableLength}, expected at most ${socket.writableHighWaterMark} + ${MAX_RECORD}`);
     // A paused TLS socket still decrypts every record of the read it has made: up to 64 KiB.
@@ -549,13 +631,20 @@ s.on('error', (e) => console.log(e.code));`;
     }
   });
 
-  test('--serve prints curl and openssl commands with the real port and CA file; curl --cacert gets the page, curl without it is refused; Ctrl-C removes the file', async (t) => {
+  test('--serve prints curl and openssl commands with the real port and CA file; both get the page, curl without --cacert is refused, plain text is a tlsClientError; Ctrl-C removes the file', async (t) => {
     const lines: string[] = [];
     const log = console.log;
     console.log = (...args: unknown[]) => void lines.push(args.join(' '));
     onCleanup(t, () => (console.log = log));
     const serving = main({ serve: true, port: 0, host: HOST, extra: {} });
-    await until(() => lines.some((l) => l.startsWith('Ctrl-C stops the server')));
+    let stopped = false;
+    const stop = async () => {
+      if (!stopped) process.emit('SIGINT'); // what Ctrl-C does, without signalling the test process itself
+      stopped = true;
+      await serving;
+    };
+    onCleanup(t, stop); // also when an assertion below fails
+    await until(t, () => lines.some((l) => l.startsWith('Ctrl-C stops the server')));
     const text = lines.join('\n');
     const port = Number(/listening on 127\.0\.0\.1:(\d+)\./.exec(text)?.[1]);
     const caFile = /--cacert (\S+)/.exec(text)?.[1] ?? '';
@@ -565,24 +654,33 @@ s.on('error', (e) => console.log(e.code));`;
     assert.ok(lines.includes(`  ${curl}`), text);
     assert.ok(lines.includes(`  openssl s_client -connect ${HOST}:${port} -servername ${SERVER_NAME} -verify_hostname ${SERVER_NAME} -CAfile ${caFile} -verify_return_error -crlf`), text);
     if (has('curl')) {
-      const good = await run(curl.split(' ')[0], curl.split(' ').slice(1));
+      const good = await run('curl', [...curl.split(' ').slice(1), '--max-time', '10']);
       assert.equal(good.code, 0, good.stderr);
       assert.match(good.stdout, /^hello over HTTPS: TLSv1\.3, ALPN http\/1\.1, you asked for GET \/\n$/);
-      const bad = await run('curl', ['-sS', '--resolve', `${SERVER_NAME}:${port}:${HOST}`, `https://${SERVER_NAME}:${port}/`]);
+      const bad = await run('curl', ['-sS', '--max-time', '10', '--resolve', `${SERVER_NAME}:${port}:${HOST}`, `https://${SERVER_NAME}:${port}/`]);
       assert.equal(bad.code, 60, bad.stderr);
       assert.match(bad.stderr, /unable to get local issuer certificate/);
-      await until(() => lines.some((l) => /tlsClientError ERR_SSL_TLSV1_ALERT_UNKNOWN_CA/.test(l)));
+      await until(t, () => lines.some((l) => /tlsClientError ERR_SSL_TLSV1_ALERT_UNKNOWN_CA/.test(l)));
     } else {
       t.diagnostic('curl is not installed: its part was skipped');
+    }
+    const openssl = lines.find((l) => l.startsWith('  openssl s_client'))!.trim().split(' ');
+    if (has('openssl')) {
+      // -quiet: no session details, and keep reading after our input ends, until the server closes.
+      const request = `GET / HTTP/1.1\nHost: ${SERVER_NAME}\nConnection: close\n\n`; // -crlf turns \n into \r\n
+      const got = await run(openssl[0], [...openssl.slice(1), '-quiet'], {}, request);
+      assert.equal(got.code, 0, got.stderr);
+      assert.match(got.stdout, /hello over HTTPS: TLSv1\.3, ALPN none, you asked for GET \//);
+    } else {
+      t.diagnostic('openssl is not installed: its part was skipped');
     }
     const plain = net.connect(port, HOST);
     plain.on('error', () => {});
     plain.resume();
     plain.end('hello from nc\n');
     await closed(plain);
-    await until(() => lines.some((l) => /tlsClientError ERR_SSL_WRONG_VERSION_NUMBER/.test(l)));
-    process.emit('SIGINT'); // what Ctrl-C does, without signalling the test process itself
-    await serving;
+    await until(t, () => lines.some((l) => /tlsClientError ERR_SSL_WRONG_VERSION_NUMBER/.test(l)));
+    await stop();
     assert.ok(lines.includes('server closed'), text);
     assert.equal(existsSync(path.dirname(caFile)), false, 'the CA file is removed');
   });
@@ -622,6 +720,8 @@ function holdingRelay(target: { port: number; host: string }): net.Server {
 function run(program: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(program, args, { env: { ...process.env, ...env } });
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 10_000); // a program that hangs fails its test
+    child.on('close', () => clearTimeout(deadline));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

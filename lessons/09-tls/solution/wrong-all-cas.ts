@@ -19,7 +19,10 @@ export function fetchSecurely({ port, servername, ca, request }: SecureRequest):
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.on('error', reject);
+    socket.on('error', (err) => {
+      socket.destroy();
+      reject(err);
+    });
     socket.write(request);
   });
 }
