@@ -1,45 +1,137 @@
 // The check for exercise 02: run it with `npm run check 02`.
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { HOST, Signal, defineCheck, fail, formatBytes, isThenable, show } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
-// Far more than the kernel's socket buffers hold, so part of it is still
-// waiting in Node when shutdown() runs: end() delivers it, destroy() drops it.
-const REPLY_SIZE = 16 * 1024 * 1024;
+// Far more than the kernel's socket buffers hold, so most of it is still in
+// Node when shutdown() runs: end() delivers it, destroy() drops it.
+const REPLY_SIZE = 8 * 1024 * 1024;
+/** The graceMs the check passes to shutdown(): short, so that the check stays fast. */
+const GRACE_MS = 100;
+/** How late after graceMs the last connection may be destroyed (plus two turns of the event loop). */
+const LATE_MS = 25;
+/** The other server's graceMs: everything there closes long before, so its timer must be cleared. */
+const OTHER_GRACE_MS = 10_000;
+
+type Shutdown = (graceMs: number) => Promise<void>;
+type Role = 'idle' | 'busy' | 'stubborn';
+
+const CONNECTIONS: Record<Role, string> = {
+  idle: 'the idle connection',
+  busy: 'the busy connection',
+  stubborn: 'the connection that never closes',
+};
+const NAMES: Record<Role, string> = {
+  idle: 'the idle client',
+  busy: 'the busy client',
+  stubborn: 'the client that never closes its side',
+};
+
+/** What happened to the server's side of one connection. */
+interface Side {
+  socket: net.Socket;
+  /** ms after shutdown() was called: when destroy() was called on it, other than by Node after both FINs */
+  destroyedAt?: number;
+  /** that destroy() came before the check's own graceMs timer had fired */
+  early?: boolean;
+  /** …or after the time allowed past graceMs */
+  late?: boolean;
+  closedAt?: number;
+}
+
+/** Wait `turns` turns of the event loop. */
+async function turns(count: number): Promise<void> {
+  for (let i = 0; i < count; i += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
+}
 
 export default defineCheck<typeof Exercise>(async (c) => {
   const gracefulShutdown = await c.exported('gracefulShutdown');
 
-  // The server is the check's: the learner's code only shuts it down.
+  // The servers are the check's: the learner's code only shuts them down.
   const server = c.name(net.createServer(), "the check's server");
-  const accepted: net.Socket[] = [];
+  const other = c.name(net.createServer(), "the check's other server");
+  for (const s of [server, other]) s.on('connection', (socket: net.Socket) => socket.on('error', () => {}));
+
+  let t0 = 0; // when shutdown() was called
+  const since = () => performance.now() - t0;
   const changed = new Signal();
-  server.on('connection', (socket) => {
-    socket.on('error', () => {});
-    accepted.push(socket);
+  let graceOver = false; // the check's own graceMs timer has fired
+  let lateOver = false; // …and the time allowed after it has passed too
+  const sides = new Map<Role, Side>();
+  const accepted = new Map<number, net.Socket>(); // the server's sockets, by the client's port
+  server.on('connection', (socket: net.Socket) => {
+    accepted.set(socket.remotePort ?? -1, socket);
     changed.notify();
   });
+  /** Watch the server's side of `client`'s connection. */
+  const watch = async (role: Role, client: net.Socket): Promise<void> => {
+    await changed.until(() => accepted.has(client.localPort ?? -1));
+    const socket = accepted.get(client.localPort ?? -1)!;
+    const side: Side = { socket };
+    sides.set(role, side);
+    c.name(socket, `the server's side of ${NAMES[role]}`);
+    // Every way to cut a connection (destroy(), resetAndDestroy(), destroySoon()) calls destroy().
+    // Node calls it too once both sides have sent their FIN: that one is a clean close.
+    const destroy = socket.destroy;
+    socket.destroy = function (this: net.Socket, ...args: Parameters<net.Socket['destroy']>) {
+      if (side.destroyedAt === undefined && !(socket.writableFinished && socket.readableEnded)) {
+        side.destroyedAt = since();
+        side.early = !graceOver;
+        side.late = lateOver;
+        changed.notify();
+      }
+      return destroy.apply(this, args);
+    };
+    socket.on('close', () => {
+      side.closedAt = since();
+      changed.notify();
+    });
+  };
 
-  const shutdown = await c.step('calling gracefulShutdown(server)', () => {
-    const fn: unknown = gracefulShutdown(server);
-    if (typeof fn !== 'function') fail(`gracefulShutdown(server) returned ${show(fn)}; expected the function shutdown()`);
-    return fn as () => Promise<void>;
-  });
+  const [shutdown, shutdownOther] = await c.step('calling gracefulShutdown(server)', () =>
+    [server, other].map((s) => {
+      const fn: unknown = gracefulShutdown(s);
+      if (isThenable(fn)) {
+        Promise.resolve(fn).catch(() => {});
+        fail('gracefulShutdown(server) returned a promise; expected the function shutdown() itself — gracefulShutdown only prepares: do not make it async');
+      }
+      if (typeof fn !== 'function') fail(`gracefulShutdown(server) returned ${show(fn)}; expected the function shutdown(graceMs)`);
+      return fn as Shutdown;
+    }),
+  );
 
-  const { idle, busy } = await c.step('opening two connections: an idle one and a busy one', async () => {
-    server.listen(0, HOST);
-    const { port } = await c.listening(server);
-    const idle = await c.connect(port, { name: 'the idle client' });
-    const busy = await c.connect(port, { name: 'the busy client' });
-    await changed.until(() => accepted.length >= 2);
-    for (const socket of accepted) {
-      c.name(socket, socket.remotePort === idle.localPort ? 'the server side of the idle connection' : 'the server side of the busy connection');
-    }
-    // The busy client does not read yet, so most of this reply waits in Node's buffer.
-    accepted.find((s) => s.remotePort === busy.localPort)?.write(Buffer.alloc(REPLY_SIZE, 'x'));
-    return { idle, busy };
-  }, { timeout: 10_000 }); // a large write: slow on a busy machine
-  const idleRx = c.record(idle);
+  const clients = await c.step(
+    'opening four connections: an idle one, a busy one, one that never closes, and one to another server',
+    async () => {
+      server.listen(0, HOST);
+      other.listen(0, HOST);
+      const [{ port }, { port: otherPort }] = await Promise.all([c.listening(server), c.listening(other)]);
+      const open = async (role: Role, options: { allowHalfOpen?: boolean } = {}) => {
+        const socket = await c.connect(port, { name: NAMES[role], ...options });
+        await watch(role, socket);
+        return socket;
+      };
+      const idle = await open('idle');
+      const busy = await open('busy');
+      busy.pause(); // it reads nothing until shutdown() has been called
+      // allowHalfOpen: it reads, and it never answers the server's FIN with its own.
+      const stubborn = await open('stubborn', { allowHalfOpen: true });
+      const bystander = await c.connect(otherPort, { name: 'the client of the other server' });
+      // The busy client does not read yet, so most of this reply waits in Node's buffer.
+      sides.get('busy')!.socket.write(Buffer.alloc(REPLY_SIZE, 'x'));
+      return { idle, busy, stubborn, bystander };
+    },
+    { timeout: 10_000 }, // a large write: slow on a busy machine
+  );
+  const idleRx = c.record(clients.idle, { maxBytes: 0, from: 'your server' });
+  const busyRx = c.record(clients.busy, { keepBytes: false, maxBytes: REPLY_SIZE, from: 'your server' }); // paused: reads later
+  const stubbornRx = c.record(clients.stubborn, { maxBytes: 0, from: 'your server' });
+  const bystanderRx = c.record(clients.bystander, { maxBytes: 0, from: 'the other server' });
 
   // Watch what shutdown() does: its close() call, the server's 'close', the promise.
   let closeCalled = false;
@@ -49,21 +141,49 @@ export default defineCheck<typeof Exercise>(async (c) => {
     changed.notify();
     return close.apply(this, args);
   };
-  const order: string[] = [];
-  const serverClosed = new Promise<void>((resolve) =>
-    server.once('close', () => {
-      order.push("the server emitted 'close'");
-      resolve();
-    }),
-  );
+  let serverClosedAt: number | undefined;
+  // Resolving on 'close' (close(callback), once(server, 'close')) settles the promise before the
+  // event loop turns once more; a timer, however short, can only fire on a later turn.
+  let promptAfterClose = true;
+  server.once('close', () => {
+    serverClosedAt = since();
+    setImmediate(() => (promptAfterClose = false));
+    changed.notify();
+  });
   let settled: string | undefined;
+  let resolvedAt: number | undefined;
+  let resolvedPromptly = false;
 
-  const done = await c.step('calling shutdown()', () => {
-    const result: unknown = shutdown();
-    if (!isThenable(result)) fail(`shutdown() returned ${show(result)}; expected a promise that resolves once the server has closed`);
+  const done = await c.step('calling shutdown(graceMs)', () => {
+    // The check's own graceMs timer, started just before shutdown() starts the learner's: it
+    // fires first (or in the same turn, first), so a destroy before it is one before graceMs.
+    t0 = performance.now();
+    const timer = setTimeout(() => {
+      graceOver = true;
+      changed.notify();
+      void turns(2)
+        .then(() => new Promise((resolve) => setTimeout(resolve, c.scaled(LATE_MS))))
+        .then(() => {
+          lateOver = true;
+          changed.notify();
+        });
+    }, GRACE_MS);
+    let result: unknown;
+    try {
+      result = shutdown(GRACE_MS);
+    } catch (err) {
+      clearTimeout(timer);
+      throw err;
+    }
+    if (!isThenable(result)) {
+      clearTimeout(timer);
+      fail(`shutdown(graceMs) returned ${show(result)}; expected a promise that resolves once the server has closed`);
+    }
+    clients.busy.resume(); // now the busy client reads its reply
     const promise = Promise.resolve(result).then(
       () => {
-        order.push('your promise resolved');
+        resolvedAt = since();
+        resolvedPromptly = serverClosedAt !== undefined && promptAfterClose;
         settled = 'resolved';
         changed.notify();
       },
@@ -87,34 +207,65 @@ export default defineCheck<typeof Exercise>(async (c) => {
     });
   });
 
+  await c.step('checking that nothing is destroyed before graceMs', async () => {
+    await changed.until(() => graceOver);
+    const early = (['busy', 'idle', 'stubborn'] as const).filter((role) => sides.get(role)!.early);
+    if (early.length === 0) return;
+    const what = early.map((role) => {
+      const when = `${CONNECTIONS[role]} after ${sides.get(role)!.destroyedAt!.toFixed(1)} ms`;
+      if (role !== 'busy' || busyRx.received >= REPLY_SIZE) return when;
+      return `${when} (its client got ${formatBytes(busyRx.received)} of its ${formatBytes(REPLY_SIZE)} reply, then a normal FIN, as if the reply were whole: destroy() drops what Node still holds, and the client cannot tell)`;
+    });
+    fail(
+      `your shutdown() destroyed connections before graceMs (${GRACE_MS} ms) had passed: ${what.join('; ')}. ` +
+        'end() every connection right away (its FIN goes out after the last byte written), and destroy() only what is still open when graceMs have passed',
+    );
+  });
+
   await c.step("waiting for the idle client to get your server's FIN", async (s) => {
-    s.timeoutMessage = "the idle client got no FIN: shutdown() must end() every open connection — close() alone waits for them for ever";
-    s.expected = 'a FIN';
+    const side = sides.get('idle')!;
+    if (!side.socket.writableEnded) {
+      if (side.destroyedAt !== undefined) {
+        fail(`your shutdown() never ended the idle connection: it destroyed it after ${side.destroyedAt.toFixed(1)} ms instead — end() every open connection as soon as shutdown() is called`);
+      }
+      fail(`${GRACE_MS} ms after shutdown() your server had still not ended the idle connection: shutdown() must end() every open connection right away (close() alone waits for them for ever)`);
+    }
+    s.timeoutMessage = "your server ended the idle connection, but its FIN never reached the client";
     s.actual = () => `the idle client: ${idleRx.describe()}`;
     await idleRx.untilEnd();
   });
 
-  await c.step(
-    'waiting for the busy client to read its whole reply, then the FIN',
-    async (s) => {
-      const busyRx = c.record(busy, { keepBytes: false }); // starts reading now
-      s.timeoutMessage = 'the busy client did not get its whole reply and a FIN';
-      s.expected = `${formatBytes(REPLY_SIZE)}, then a FIN`;
-      s.actual = () => `the busy client: ${busyRx.describe()}`;
-      await busyRx.untilEnd();
-      if (busyRx.received !== REPLY_SIZE) {
-        fail(
-          `the busy client got only part of its reply before the FIN: destroy() throws away bytes still waiting to be sent, end() sends them first`,
-          { expected: s.expected, actual: `${formatBytes(busyRx.received)}, then a FIN` },
-        );
-      }
-    },
-    { timeout: 20_000 },
-  );
+  await c.step('waiting for the busy client to read its whole reply, then the FIN', async (s) => {
+    const side = sides.get('busy')!;
+    if (!side.socket.writableEnded) {
+      fail(`${GRACE_MS} ms after shutdown() your server had still not ended the busy connection: end() it right away too — end() does not cut the reply off, its FIN goes out after the last byte`);
+    }
+    s.timeoutMessage = 'the busy client did not get its whole reply and a FIN';
+    s.expected = `${formatBytes(REPLY_SIZE)}, then a FIN`;
+    s.actual = () => `the busy client: ${busyRx.describe()}`;
+    await busyRx.wait((r) => r.gotEnd || r.gotClose, 'the FIN');
+    // Destroyed by the deadline, on a machine too slow to read it all within graceMs: allowed.
+    if (busyRx.received !== REPLY_SIZE && side.destroyedAt === undefined) {
+      fail('the busy client got only part of its reply before the FIN', { expected: s.expected, actual: `${formatBytes(busyRx.received)}, then a FIN` });
+    }
+  });
+
+  await c.step('waiting for your shutdown() to destroy the connection that never closes, after graceMs', async (s) => {
+    const side = sides.get('stubborn')!;
+    s.timeoutMessage = `the connection that never closes was never destroyed: destroy() what is still open graceMs after shutdown() was called`;
+    await changed.until(() => side.destroyedAt !== undefined || lateOver);
+    if (side.destroyedAt === undefined || side.late) {
+      const when = side.destroyedAt === undefined ? `was still open ${(since() - GRACE_MS).toFixed(0)} ms` : `was destroyed only ${(side.destroyedAt - GRACE_MS).toFixed(0)} ms`;
+      fail(
+        `the connection that never closes ${when} after graceMs (${GRACE_MS} ms) had passed: ` +
+          'destroy() every connection still open when graceMs have passed — setTimeout(…, graceMs), with the graceMs that shutdown() was given',
+      );
+    }
+  });
 
   await c.step("waiting for the server to emit 'close'", async (s) => {
-    s.timeoutMessage = "both connections are closed, but the server never emitted 'close'";
-    await serverClosed;
+    s.timeoutMessage = "every connection is closed, but the server never emitted 'close'";
+    await changed.until(() => serverClosedAt !== undefined);
   });
 
   await c.step('waiting for the promise from shutdown() to resolve', async (s) => {
@@ -123,6 +274,43 @@ export default defineCheck<typeof Exercise>(async (c) => {
   });
 
   await c.step("checking that your promise waited for 'close'", () => {
-    c.expectOrder(order, ["the server emitted 'close'", 'your promise resolved'], "your promise resolved before the server emitted 'close': resolve it when 'close' fires, not right after calling close()");
+    if (serverClosedAt === undefined || resolvedAt === undefined || resolvedAt < serverClosedAt || (resolvedAt === serverClosedAt && !resolvedPromptly)) {
+      c.expectOrder(
+        ['your promise resolved', "the server emitted 'close'"],
+        ["the server emitted 'close'", 'your promise resolved'],
+        "your promise resolved before the server emitted 'close': resolve it when 'close' fires, not right after calling close() or destroy()",
+      );
+    }
+    if (!resolvedPromptly) {
+      fail(
+        `your promise resolved ${(resolvedAt! - serverClosedAt!).toFixed(1)} ms after the server's 'close', not on it: resolve on the event itself (server.close(callback) calls back on 'close'), not after a fixed time`,
+      );
+    }
+  });
+
+  await c.step("checking that shutting down one server left another server's connection alone", () => {
+    if (bystanderRx.gotEnd || bystanderRx.gotClose || !other.listening) {
+      fail(
+        "shutting down one server also ended the connection of another server: your gracefulShutdown() keeps the sockets of every server in one place (at the top of your file?) — keep them inside gracefulShutdown(), one set per server",
+        { actual: `the client of the other server: ${bystanderRx.describe()}; the other server ${other.listening ? 'still listening' : 'no longer listening'}` },
+      );
+    }
+  });
+
+  await c.step('checking that your graceMs timer is cleared once the server has closed', async (s) => {
+    await changed.until(() => lateOver); // the check's own timers are done, so the count below is the learner's
+    await turns(1);
+    const before = activeTimers();
+    s.timeoutMessage = 'shutdown() of the other server, whose one client closes at once, did not resolve';
+    s.actual = () => `the client of the other server: ${bystanderRx.describe()}`;
+    const result: unknown = shutdownOther(OTHER_GRACE_MS);
+    if (!isThenable(result)) fail(`shutdown(graceMs) returned ${show(result)}; expected a promise`);
+    await result;
+    await turns(1);
+    if (activeTimers() > before) {
+      fail(
+        `the other server has closed, but a timer your shutdown() started is still running (graceMs was ${OTHER_GRACE_MS} ms there): clearTimeout() it once the server has closed, or it keeps the process alive for graceMs`,
+      );
+    }
   });
 });
