@@ -103,6 +103,9 @@ function startServer(c: Check<typeof Exercise>, name: string, creds: KeyAndCert,
       // Not destroyed on an error: after the handshake a TLS error leaves both ends open, and the
       // check wants to see the learner's client close its own. The check closes everything at the end.
       socket.on('error', () => {});
+      // A client may end() its side after the request: the reply still goes out. (Set only now:
+      // with allowHalfOpen during the handshake, a client that refuses and closes would linger.)
+      socket.allowHalfOpen = true;
       const conn = { socket, rx: c.record(socket, { maxBytes: 4096, from: 'your client' }) };
       for (const event of ['data', 'end', 'close']) socket.on(event, () => changed.notify());
       accepted.push(conn);
