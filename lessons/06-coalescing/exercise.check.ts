@@ -55,10 +55,10 @@ const OTHER = ['second stream, 第二\n', '\n', 'ä ö ü 😀 end\r\n', 'last o
 const OTHER_LINES = OTHER.map((m) => m.replace(/\r?\n$/, ''));
 
 // Over a socket: more lines, written in random pieces, one per turn of the event loop.
-const ROUNDS = 20;
+const ROUNDS = 8;
 const SOCKET_BYTES = Buffer.concat(Array.from({ length: ROUNDS }, () => BYTES));
 const SOCKET_LINES = Array.from({ length: ROUNDS }, () => LINES).flat();
-const SOCKET_PIECES = splitRandomly(SOCKET_BYTES, seededRandom(6), 16);
+const SOCKET_PIECES = splitRandomly(SOCKET_BYTES, seededRandom(6), 48);
 
 // The size limit: lines of exactly LIMIT bytes pass, longer ones are refused.
 const LIMIT = 16;
