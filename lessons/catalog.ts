@@ -35,6 +35,30 @@ export interface Exercise {
 
 export const LESSONS: readonly Lesson[] = [
   {
+    id: '00',
+    slug: 'what-tcp-is',
+    title: 'What TCP is',
+    summary: 'the handshake the kernel does, the listen queue, FIN, TIME-WAIT, CLOSE-WAIT and RST',
+    exercise: {
+      title: 'How did it end? A connection probe',
+      task: "probe(target, request): send the request and FIN, then resolve with how the connection ended (FIN, reset or refused), read from err.code",
+      wrong: {
+        'wrong.ts': 'sending the reply in two pieces: your promise must wait for the FIN',
+        'wrong-target.ts': 'waiting for your client to connect with net.connect(target)',
+        'wrong-no-end.ts': 'waiting for your client to send the request and end() its side',
+        'wrong-destroy.ts': 'sending the reply in two pieces: your promise must wait for the FIN',
+        'wrong-timer.ts': "waiting for your promise to settle once the server's FIN has arrived",
+        'wrong-no-error.ts': 'probing a port where nothing listens',
+        'wrong-message.ts': 'probing a port where nothing listens',
+        'wrong-reset.ts': 'probing a server that resets the connection mid-reply',
+        'wrong-received.ts': 'probing a server that resets the connection mid-reply',
+        'wrong-empty.ts': 'probing a server that ends without a word',
+        'wrong-other-error.ts': 'probing a host name that does not resolve',
+        'wrong-shared.ts': 'two probes at once: each keeps its own bytes',
+      },
+    },
+  },
+  {
     id: '01',
     slug: 'create-server',
     title: 'Create a server',
