@@ -326,6 +326,26 @@ describe('lesson 08', { concurrency: true, timeout: 20_000 }, () => {
       assert.equal((await exchange(port, HOST, SCRIPT.hello))?.status, 200);
     });
 
+    test('a client that resets in the middle of a body or of an answer crashes neither server (--serve and --serve --server http)', async (t) => {
+      for (const server of [drawnNetServer(new Timeline({ print: () => {} })), drawnNodeServer(new Timeline({ print: () => {} }))]) {
+        const port = await listen(t, server);
+        const accepted = nextConnection(server);
+        const midBody = await connect(t, port);
+        const partial = Buffer.from('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b');
+        midBody.write(partial);
+        const socket = await accepted;
+        while (socket.bytesRead < partial.length) await nextTurn(); // the server has the head and part of the body
+        midBody.resetAndDestroy();
+        await closed(socket);
+        const midAnswer = await connect(t, port);
+        midAnswer.write(request('GET', '/stream'));
+        await once(midAnswer, 'data'); // the head of the answer: the rest comes piece by piece
+        midAnswer.resetAndDestroy();
+        await nextTurn();
+        assert.equal((await exchange(port, HOST, SCRIPT.hello))?.status, 200, server instanceof http.Server ? 'http.createServer' : 'ours');
+      }
+    });
+
     test(
       'a client that sends without reading: the server stops reading while its answer cannot be written, holding at most ' +
         'writableHighWaterMark + one answer and readableHighWaterMark + one read; once the client reads, every answer arrives in order',

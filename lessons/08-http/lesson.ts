@@ -191,7 +191,12 @@ export function createNodeHttpServer(options: http.ServerOptions = {}): http.Ser
     } catch (err) {
       return void refuseWith(res, err as HttpError);
     }
-    body.then((bytes) => answer(req, res, route(req.method ?? 'GET', req.url ?? '/', bytes)), (err: HttpError) => refuseWith(res, err));
+    body
+      .then(
+        (bytes) => answer(req, res, route(req.method ?? 'GET', req.url ?? '/', bytes)),
+        (err: Error) => (err instanceof HttpError ? refuseWith(res, err) : res.destroy()), // not ours: the client left mid-body
+      )
+      .catch(() => res.destroy()); // the client left while we answered: nothing to answer to
   });
 }
 
@@ -217,6 +222,7 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, reply
     // No Content-Length: http sends the body chunked (to an HTTP/1.0 client: until it closes).
     res.writeHead(reply.status, { 'Content-Type': reply.type });
     for await (const piece of reply.pieces()) {
+      if (res.destroyed) return; // the client has gone
       if (!res.write(piece)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
     }
     res.end();
