@@ -424,8 +424,7 @@ export async function main(opts: LessonOptions): Promise<void> {
   let body = '';
   for await (const text of res) body += text;
   await stop(web);
-  console.log(`
-https.get() with the same ca and servername: ${res.statusCode} ${JSON.stringify(body)}`);
+  console.log(`\nhttps.get() with the same ca and servername: ${res.statusCode} ${JSON.stringify(body)}`);
   server.close();
   await once(server, 'close');
 }
