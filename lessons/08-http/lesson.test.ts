@@ -89,6 +89,9 @@ describe('lesson 08', { concurrency: true, timeout: 20_000 }, () => {
       const [r] = decodeAll([Buffer.from('GET / HTTP/1.0\r\nX-Mixed-CASE:   spaced value  \r\nCONNECTION: Keep-Alive\r\n\r\n')]).requests;
       assert.deepEqual(r.headers, { 'x-mixed-case': 'spaced value', connection: 'Keep-Alive' });
       assert.equal(r.keepAlive, true, 'HTTP/1.0 with Connection: keep-alive stays open');
+      // Content-Length in any case frames the body.
+      const { requests } = decodeAll([Buffer.from('POST /a HTTP/1.1\r\nHost: x\r\nCONTENT-length: 2\r\n\r\nokGET /b HTTP/1.1\r\nHost: x\r\n\r\n')]);
+      assert.deepEqual(requests.map((q) => `${q.target} ${q.body}`), ['/a ok', '/b ']);
     });
 
     test(`a head may be ${MAX_HEAD_BYTES} bytes, \\r\\n\\r\\n included; one byte more gets 431`, () => {
