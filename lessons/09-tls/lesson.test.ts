@@ -639,7 +639,7 @@ s.on('error', (e) => console.log(e.code));`;
     }
   });
 
-  test('--serve prints curl and openssl commands with the real port and CA file; both get the page, curl without --cacert is refused, plain text is a tlsClientError; Ctrl-C removes the file', async (t) => {
+  test('--serve prints curl, openssl and socat commands with the real port and CA file; each gets the page, curl without the CA is refused, plain text (nc) is a tlsClientError; Ctrl-C removes the file', async (t) => {
     const lines: string[] = [];
     const log = console.log;
     console.log = (...args: unknown[]) => void lines.push(args.join(' '));
@@ -682,6 +682,16 @@ s.on('error', (e) => console.log(e.code));`;
     } else {
       t.diagnostic('openssl is not installed: its part was skipped');
     }
+    const socat = `socat - OPENSSL:${HOST}:${port},cafile=${caFile},commonname=${SERVER_NAME},crlf`;
+    assert.ok(lines.includes(`  ${socat}`), text);
+    if (has('socat')) {
+      const got = await run('socat', socat.split(' ').slice(1), {}, `GET /socat HTTP/1.1\nHost: ${SERVER_NAME}\nConnection: close\n\n`);
+      assert.equal(got.code, 0, got.stderr);
+      assert.match(got.stdout, /hello over HTTPS: TLSv1\.3, ALPN none, you asked for GET \/socat/);
+    } else {
+      t.diagnostic('socat is not installed: its part was skipped');
+    }
+    assert.ok(text.includes(`\nnc ${HOST} ${port} reaches the same port, but typed text is not TLS`), text);
     const plain = net.connect(port, HOST);
     plain.on('error', () => {});
     plain.resume();

@@ -267,12 +267,13 @@ async function serveHttps(opts: LessonOptions, certs: { ca: KeyAndCert; server: 
         return [
           `curl --cacert ${caFile} --resolve ${SERVER_NAME}:${port}:${at} https://${SERVER_NAME}:${port}/`,
           `openssl s_client -connect ${at}:${port} -servername ${SERVER_NAME} -verify_hostname ${SERVER_NAME} -CAfile ${caFile} -verify_return_error -crlf`,
+          `socat - OPENSSL:${at}:${port},cafile=${caFile},commonname=${SERVER_NAME},crlf`,
         ];
       },
       note: (host, port) =>
         [
           `${caFile} holds this run's CA certificate (public; it is removed when the server stops).`,
-          `curl without --cacert refuses: it does not trust this CA. In openssl, type: GET / HTTP/1.1, Enter, Host: ${SERVER_NAME}, Enter, Enter.`,
+          `Without that file curl refuses: it does not trust this CA. In openssl or socat, type: GET / HTTP/1.1, Enter, Host: ${SERVER_NAME}, Enter, Enter.`,
           `nc ${host} ${port} reaches the same port, but typed text is not TLS: the server logs a tlsClientError and closes.`,
         ].join('\n'),
     });
