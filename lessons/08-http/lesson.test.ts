@@ -534,12 +534,10 @@ describe('lesson 08', { concurrency: true, timeout: 20_000 }, () => {
     });
 
     test("a client that trickles its head keeps our server's idle timer from firing; http's headersTimeout still answers 408", async (t) => {
-      const idleTimeout = 300;
+      const idleTimeout = 400;
       const headersTimeout = 300;
-      const ours = await open(t, await listen(t, createNetHttpServer({ idleTimeout })));
-      const theirs = await open(t, await listen(t, http.createServer({ headersTimeout, requestTimeout: 1000, connectionsCheckingInterval: 20 })));
       const trickle = async (client: Awaited<ReturnType<typeof open>>, ms: number) => {
-        // One byte every 50 ms: an idle timer starts again with each one.
+        // One byte every 50 ms, the first at once: an idle timer starts again with each one.
         const start = performance.now();
         for (const byte of `GET / HTTP/1.1\r\nX-Slow: ${'a'.repeat(100)}`) {
           if (performance.now() - start > ms) break;
@@ -547,10 +545,13 @@ describe('lesson 08', { concurrency: true, timeout: 20_000 }, () => {
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       };
+      const ours = await open(t, await listen(t, createNetHttpServer({ idleTimeout })));
+      const oursTrickled = trickle(ours, 1000);
+      const theirs = await open(t, await listen(t, http.createServer({ headersTimeout, requestTimeout: 1000, connectionsCheckingInterval: 20 })));
       // http: bytes until shortly before headersTimeout, then silence (a byte written after its 408 would meet a reset).
-      const [, [response]] = await Promise.all([trickle(ours, 700), trickle(theirs, headersTimeout - 100).then(() => theirs.received(1))]);
+      const [, [response]] = await Promise.all([oursTrickled, trickle(theirs, headersTimeout - 100).then(() => theirs.received(1))]);
       assert.equal(response.status, 408, 'http answered 408: the head did not arrive within headersTimeout');
-      assert.equal(ours.responses.length, 0, `our server is still waiting after 700 ms of trickling, with an idle timeout of ${idleTimeout} ms`);
+      assert.equal(ours.responses.length, 0, `our server is still waiting after 1000 ms of trickling, with an idle timeout of ${idleTimeout} ms`);
       assert.equal(ours.socket.destroyed, false);
     });
 
