@@ -409,10 +409,10 @@ describe('timings', { concurrency: true }, () => {
     before(async () => {
       // Everything is measured once (each case on its own connection, many at once), then asserted
       // below. A machine busy with other work can blur a measurement (a burst of scheduling delays),
-      // so when any contrast is missing we measure once more; a real regression fails both times.
-      results = await measureEverything();
-      if (Object.values(CONTRASTS).some(([stalled, fast]) => contrast(results[stalled], results[fast]))) {
+      // so while any contrast is missing we measure again, up to 3 times; a real regression fails each time.
+      for (let attempt = 1; attempt <= 3; attempt++) {
         results = await measureEverything();
+        if (!Object.values(CONTRASTS).some(([stalled, fast]) => contrast(results[stalled], results[fast]))) break;
       }
     });
 
