@@ -32,7 +32,7 @@ const ENV_AT_START = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
 /** The check's own work (making certificates, starting servers) may be slow on a busy machine: it is not the learner's. */
 const CHECK_WORK_MS = 10_000;
 /** How long the real server holds its close_notify back after the last record. */
-const HOLD_MS = 120;
+const HOLD_MS = 100;
 /** The reply in records, cut inside '€', right after the first line, and inside '👋'. */
 const PIECES = cut(Buffer.from(REPLY), ['€', '\n', '👋'].map((s, i) => Buffer.from(REPLY).indexOf(s) + [1, 1, 2][i]));
 
