@@ -432,10 +432,10 @@ export default defineCheck<typeof Exercise>(async (c) => {
     const requests = await pushInTime(make(16 * 1024, BIG_BODY), function* () {
       yield head;
       for (let sent = 0; sent < BIG_BODY; sent += PIECE) yield piece;
-    }, total, `a ${BIG_BODY}-byte body in ${PIECE}-byte pieces`,
+    }, total, `a body of ${BIG_BODY} bytes in ${PIECE}-byte pieces`,
     'each push() seems to copy the whole body received so far (Buffer.concat of everything you hold): keep the body\'s pieces in an array, and join them once, when the last one has come');
     if (requests.length !== 1 || requests[0].body.length !== BIG_BODY) {
-      fail(`a ${BIG_BODY}-byte body in ${PIECE}-byte pieces`, { expected: `one request with a ${BIG_BODY}-byte body`, actual: requests.map(brief).join('; ') || 'no request' });
+      fail(`a body of ${BIG_BODY} bytes in ${PIECE}-byte pieces`, { expected: `one request with a body of ${BIG_BODY} bytes`, actual: requests.map(brief).join('; ') || 'no request' });
     }
   }, { timeout: TIME_LIMIT });
 });
