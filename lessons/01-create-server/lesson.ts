@@ -76,8 +76,8 @@ function withoutCR(line: string): string {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
-/** Where the demo client connects: an "any" address means "this machine" to a client. */
-function clientTarget(address: string): string {
+/** Where a demo client connects: an "any" address means "this machine" to a client. */
+export function clientTarget(address: string): string {
   if (address === '0.0.0.0') return '127.0.0.1';
   if (address === '::') return '::1';
   return address;

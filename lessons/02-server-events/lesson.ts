@@ -2,7 +2,8 @@
 // Run: npm run lesson 02        (or: npm run lesson 02 -- --serve)
 import { once } from 'node:events';
 import net from 'node:net';
-import { listening, serve, type LessonOptions } from '../shared/cli.ts';
+import { finishConnection, listening, serve, type LessonOptions } from '../shared/cli.ts';
+import { clientTarget } from '../01-create-server/lesson.ts';
 import { readUntil } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 
@@ -11,7 +12,14 @@ export function createEchoServer(): net.Server {
   return net.createServer((socket) => {
     // Without an 'error' listener a client that resets would crash the process.
     socket.on('error', () => {});
-    socket.on('data', (chunk) => socket.write(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      // write() returns false once the echo waiting to be sent passes the high-water mark:
+      // the client is not reading it. Stop reading until it has drained (lesson 04 shows why).
+      if (!socket.write(chunk)) {
+        socket.pause();
+        socket.once('drain', () => socket.resume());
+      }
+    });
   });
 }
 
@@ -29,22 +37,27 @@ export function trackSockets(server: net.Server): Set<net.Socket> {
 }
 
 /**
- * Stop accepting, end every open socket, and resolve when the server's
- * 'close' fires. A peer that never closes its side is destroyed after graceMs.
+ * Stop the server gracefully: stop accepting, let each connection finish the
+ * reply it is sending, then end it, and resolve on the server's 'close'. A
+ * connection still open graceMs later is destroyed, so a client that never
+ * reads or never closes its side cannot hold the shutdown for ever.
  */
 export function closeGracefully(server: net.Server, sockets: Set<net.Socket>, graceMs = 2000): Promise<void> {
   return new Promise((resolve, reject) => {
-    const grace = setTimeout(() => {
+    const deadline = setTimeout(() => {
       for (const socket of sockets) socket.destroy();
     }, graceMs);
-    // close() stops accepting at once; its callback waits for the last connection.
+    // close() stops accepting at once; its callback runs on 'close', after the last connection.
     server.close((err) => {
-      clearTimeout(grace);
+      clearTimeout(deadline);
       if (err) reject(err);
       else resolve();
     });
-    // end() sends FIN. A default client answers with its own FIN, and the socket closes.
-    for (const socket of sockets) socket.end();
+    // finishConnection() (lessons/shared/cli.ts, what --serve does on Ctrl-C) takes the 'data'
+    // handlers away, so nothing is written after end(); keeps reading and dropping what the
+    // client still sends (closing with unread bytes would send a reset); then calls end(),
+    // whose FIN goes out after the last byte of the reply in flight, or at once if idle.
+    for (const socket of sockets) finishConnection(socket);
   });
 }
 
@@ -62,11 +75,12 @@ export async function main(opts: LessonOptions): Promise<void> {
   if (opts.serve) return serve(server, opts);
 
   server.listen(opts.port, opts.host);
-  const { address, port } = await listening(server);
+  const { address: bound, port } = await listening(server);
+  const address = clientTarget(bound); // where this script's clients connect
 
   // A second server on the same port: the OS refuses, and Node emits 'error' on the next tick.
   const second = net.createServer();
-  second.listen(port, address);
+  second.listen(port, bound);
   timeline.server('2nd listen()', `same port ${port}`);
   const [busy] = (await once(second, 'error')) as [NodeJS.ErrnoException];
   timeline.server('2nd error', `${busy.code} (${busy.syscall})`);
@@ -99,8 +113,8 @@ export async function main(opts: LessonOptions): Promise<void> {
   a.write('still there?');
   await readUntil(a, (text) => text === 'still there?');
 
-  // net.Server has no closeAllConnections(): end the sockets we tracked ourselves.
-  for (const socket of sockets) socket.end();
+  // net.Server has no closeAllConnections(): finish the sockets we tracked ourselves.
+  for (const socket of sockets) finishConnection(socket);
   await Promise.all([once(server, 'close'), once(fromA, 'close'), once(a, 'close')]);
 
   console.log(timeline.render());
