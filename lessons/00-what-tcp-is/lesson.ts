@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -135,13 +136,18 @@ export function stateOf(states: SocketState[] | undefined, localPort: number): S
 /** What the busy server in its worker thread tells the main thread. */
 export type BusyEvent =
   | { event: 'listening'; port: number }
-  | { event: 'blocked' }
-  | { event: 'free'; woken: string }
+  | { event: 'blocked'; at: number }
+  | { event: 'free'; woken: string; at: number }
   | { event: 'connection'; from: number }
   | { event: 'data'; from: number; text: string }
   | { event: 'closed' };
 
 const BUSY_ROLE = 'lesson 00: busy server';
+
+/** Milliseconds on a clock that every thread of the process shares (each thread's performance.now() starts at 0). */
+export function sharedClock(): number {
+  return performance.timeOrigin + performance.now();
+}
 /** However the lesson goes, the worker's event loop is never blocked longer than this. */
 export const MAX_BLOCK_MS = 5000;
 
@@ -238,10 +244,10 @@ function runBusyServer(host: string, backlog: number | undefined, wake: Int32Arr
   server.listen({ port: 0, host, backlog }, () => report({ event: 'listening', port: (server.address() as net.AddressInfo).port }));
   toMain.on('message', (message: string) => {
     if (message === 'block') {
-      report({ event: 'blocked' });
+      report({ event: 'blocked', at: sharedClock() });
       // Nothing else runs on this thread until this returns: no 'connection', no 'data'.
       const woken = Atomics.wait(wake, 0, 0, MAX_BLOCK_MS);
-      report({ event: 'free', woken });
+      report({ event: 'free', woken, at: sharedClock() });
     } else if (message === 'close') {
       server.close(() => report({ event: 'closed' }));
     }
@@ -377,7 +383,7 @@ export async function teardown(server: net.Server, port: number, host: string): 
   await once(server, 'close');
   server.listen(port, host);
   await listening(server);
-  const waiting = (await tcpStates(port))?.filter((s) => s.state === 'TIME-WAIT').length;
+  const waiting = (await tcpStates(port))?.filter((s) => s.state === 'TIME-WAIT' && s.localPort === port).length;
   timeline.server('listening', `again${waiting === undefined ? '' : `, ${waiting} TIME-WAIT`}`);
   return {
     timeline,
@@ -443,13 +449,14 @@ export async function resets(host: string): Promise<{ timeline: Timeline; lines:
   const errors = new Map<net.Socket, NodeJS.ErrnoException>();
   a.once('error', (err) => errors.set(a, err));
   await once(a, 'connect');
+  const aPort = a.localPort!;
   a.write('hi\n');
   await once(a, 'data'); // the echo
   timeline.add('server', 'resetAndDestroy()', 'RST', true);
   (await accepted).resetAndDestroy();
   await closed(a);
-  const after = await tcpStates(port);
-  if (after) kernelRow(timeline, 'client', after.some((s) => s.state === 'TIME-WAIT') ? 'TIME-WAIT' : 'no TIME-WAIT');
+  const left = (await tcpStates(port))?.filter((s) => s.localPort === aPort || s.peerPort === aPort);
+  if (left) kernelRow(timeline, 'client', left.length > 0 ? left.map((s) => s.state).join(', ') : 'no TIME-WAIT');
   server.close();
   await once(server, 'close');
 
