@@ -10,7 +10,7 @@ import { Timeline } from '../shared/timeline.ts';
 import { closed, readAll, readUntil } from '../shared/read.ts';
 import { HOST, connect, listen, nextConnection, paused } from '../shared/testing.ts';
 import {
-  MAX_LINE, MAX_ROUNDS, VARIANTS, answer, createPongServer, drawConnections, flags, main, measureAll, median, percentile, roundNote,
+  DEFAULT_ROUNDS, MAX_LINE, MAX_ROUNDS, VARIANTS, answer, createPongServer, drawConnections, flags, main, measureAll, median, percentile, roundNote,
   roundTrip, segmentsUnavailable, sendRequest, serveNote, type Measurement, type Variant,
 } from './lesson.ts';
 
@@ -207,7 +207,7 @@ test('--rounds takes a whole number from 1 to 1000, and the flag help says so', 
     });
   }
   assert.equal(MAX_ROUNDS, 1000);
-  assert.match(flags.rounds.help, /default 20, at most 1000/);
+  assert.match(flags.rounds.help, new RegExp(`default ${DEFAULT_ROUNDS}, at most 1000`));
 });
 
 test('the --serve server (every connection drawn live) survives a client that resets, and keeps answering others', async (t) => {

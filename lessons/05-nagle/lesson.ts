@@ -11,7 +11,7 @@ import { answerLines } from '../01-create-server/lesson.ts';
 import { readUntil } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 
-export const DEFAULT_ROUNDS = 20;
+export const DEFAULT_ROUNDS = 15;
 export const MAX_ROUNDS = 1000;
 export const flags: Record<string, FlagSpec> = {
   rounds: { type: 'string', hint: '<n>', help: `measured round trips per variant (default ${DEFAULT_ROUNDS}, at most ${MAX_ROUNDS})` },
