@@ -7,8 +7,10 @@
 // its close_notify back a moment, then ends. Then the learner's client meets
 // the impostor, the certificate for another name, and a relay that changes a
 // byte of the reply. Last, it looks at how the client decided: the certificate
-// authorities it trusts and whether verification was on (tls.createSecureContext()
-// is watched while the learner's code runs).
+// authorities it trusts and whether verification was on. tls.createSecureContext()
+// and tls.connect() are watched while the learner's code runs: the first says what
+// the client trusts, the second finds its sockets (to know when its code has read
+// the whole reply).
 import { X509Certificate } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
@@ -143,8 +145,26 @@ export default defineCheck<typeof Exercise>(async (c) => {
     contexts.push(options);
     return createSecureContext(options);
   };
+  // The learner's TLS sockets, and how many bytes each has handed to the learner's code ('data'
+  // events, counted without adding a listener, which would make the socket flow).
+  const changed = new Signal();
+  const clients: tls.TLSSocket[] = [];
+  const delivered = new WeakMap<tls.TLSSocket, number>();
+  const connect = tls.connect;
+  tls.connect = function (this: unknown, ...args: unknown[]) {
+    const socket = (connect as (...a: unknown[]) => tls.TLSSocket).apply(this, args);
+    clients.push(socket);
+    const emit = socket.emit;
+    socket.emit = function (this: tls.TLSSocket, event: string | symbol, ...rest: unknown[]) {
+      if (event === 'data') {
+        delivered.set(socket, (delivered.get(socket) ?? 0) + Buffer.byteLength(rest[0] as string | Buffer));
+        changed.notify();
+      }
+      return (emit as (...a: unknown[]) => boolean).call(this, event, ...rest);
+    } as typeof socket.emit;
+    return socket;
+  } as typeof tls.connect;
   try {
-    const changed = new Signal();
     const certs = await c.step('making the certificates for this check', async () => {
       const [ca, otherCa] = await Promise.all([makeAuthority('Exercise 09 CA'), makeAuthority('Not your CA')]);
       const [real, impostor, otherName] = await Promise.all([issue(ca, [NAME]), issue(otherCa, [NAME]), issue(ca, [OTHER_NAME])]);
@@ -251,6 +271,14 @@ export default defineCheck<typeof Exercise>(async (c) => {
         early(`with ${written} of the ${PIECES.length} records of the reply sent`);
         await record(conn.socket, piece);
         written += 1;
+      }
+      // The learner's code has had every byte of the reply (when its socket can be found: tls.connect()).
+      const learner = clients.find((socket) => socket.localPort !== undefined && socket.localPort === conn.socket.remotePort);
+      if (learner) {
+        s.timeoutMessage = "the whole reply reached your client's socket, but your code did not read it all: keep reading ('data') until 'end'";
+        s.actual = () => `your code has read ${delivered.get(learner) ?? 0} of ${Buffer.byteLength(REPLY)} B; ${first.describe()}`;
+        await changed.until(() => (delivered.get(learner) ?? 0) >= Buffer.byteLength(REPLY) || first.outcome.state !== 'pending' || learner.destroyed);
+        early('with the whole reply sent but the end not yet');
       }
       // Hold the end back: a client that guesses the reply is over (a timer, the last newline) shows it now.
       await new Promise<void>((resolve) => {
@@ -388,6 +416,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
   } finally {
     tls.createSecureContext = createSecureContext;
+    tls.connect = connect;
     if (ENV_AT_START === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
     else process.env.NODE_TLS_REJECT_UNAUTHORIZED = ENV_AT_START;
   }

@@ -104,21 +104,31 @@ describe('lesson 09: what the handshake costs', { timeout: 15_000 }, () => {
     const wire12: WireChunk[] = [];
     const far13 = await at(t, createRelay(real, { delayMs, onChunk: (c) => wire13.push(c) }));
     const far12 = await at(t, createRelay(real, { delayMs, onChunk: (c) => wire12.push(c) }));
-    const [h13, h12] = await Promise.all([
-      timeHandshake(far13, { ...trust, maxVersion: 'TLSv1.3' }, wire13),
-      timeHandshake(far12, { ...trust, maxVersion: 'TLSv1.2' }, wire12),
-    ]);
-    assert.equal(h13.protocol, 'TLSv1.3');
-    assert.equal(h12.protocol, 'TLSv1.2');
-    assert.equal(serverFlights(h13.wire), 1, 'TLS 1.3: one flight from the server before secureConnect');
-    assert.equal(serverFlights(h12.wire), 2, 'TLS 1.2: two');
-    const ms13 = h13.secureMs - h13.connectMs;
-    const ms12 = h12.secureMs - h12.connectMs;
-    t.diagnostic(`TLS 1.3 ${ms13.toFixed(1)} ms, TLS 1.2 ${ms12.toFixed(1)} ms, ${delayMs} ms each way`);
-    // Timers never fire early by more than the event loop's cached clock (about 1 ms).
-    assert.ok(ms13 >= 2 * delayMs - 2, `TLS 1.3 took ${ms13} ms; one round trip is ${2 * delayMs} ms`);
-    assert.ok(ms12 >= 4 * delayMs - 4, `TLS 1.2 took ${ms12} ms; two round trips are ${4 * delayMs} ms`);
-    assert.ok(ms12 > ms13 + delayMs, `TLS 1.2 (${ms12} ms) should take about one round trip more than TLS 1.3 (${ms13} ms)`);
+    const measure = async () => {
+      const [h13, h12] = await Promise.all([
+        timeHandshake(far13, { ...trust, maxVersion: 'TLSv1.3' }, wire13),
+        timeHandshake(far12, { ...trust, maxVersion: 'TLSv1.2' }, wire12),
+      ]);
+      assert.equal(h13.protocol, 'TLSv1.3');
+      assert.equal(h12.protocol, 'TLSv1.2');
+      assert.equal(serverFlights(h13.wire), 1, 'TLS 1.3: one flight from the server before secureConnect');
+      assert.equal(serverFlights(h12.wire), 2, 'TLS 1.2: two');
+      const ms13 = h13.secureMs - h13.connectMs;
+      const ms12 = h12.secureMs - h12.connectMs;
+      t.diagnostic(`TLS 1.3 ${ms13.toFixed(1)} ms, TLS 1.2 ${ms12.toFixed(1)} ms, ${delayMs} ms each way`);
+      // Timers never fire early by more than the event loop's cached clock (about 1 ms).
+      assert.ok(ms13 >= 2 * delayMs - 2, `TLS 1.3 took ${ms13} ms; one round trip is ${2 * delayMs} ms`);
+      assert.ok(ms12 >= 4 * delayMs - 4, `TLS 1.2 took ${ms12} ms; two round trips are ${4 * delayMs} ms`);
+      return { ms13, ms12 };
+    };
+    // A machine busy with other work can stretch one handshake by tens of milliseconds: when the
+    // contrast is blurred, measure again (up to 3 times). TLS 1.2 never shorter fails all three.
+    let last = { ms13: 0, ms12: 0 };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      last = await measure();
+      if (last.ms12 > last.ms13 + delayMs) break;
+    }
+    assert.ok(last.ms12 > last.ms13 + delayMs, `TLS 1.2 (${last.ms12} ms) should take about one round trip more than TLS 1.3 (${last.ms13} ms)`);
   });
 });
 
