@@ -243,7 +243,7 @@ export const LESSONS: readonly Lesson[] = [
         'wrong-number.ts': 'refusing a Content-Length that is not a number of bytes (400)',
         'wrong-no-body-limit.ts': 'refusing a Content-Length over maxBodyBytes before the body arrives (413)',
         'wrong-rescan.ts': 'reading 4000 pipelined requests in small pieces, in time that grows with the bytes',
-        'wrong-concat.ts': 'reading an 8 MiB body in 512-byte pieces, in time that grows with the bytes',
+        'wrong-concat.ts': 'reading a body of 4 MiB in 256-byte pieces, in time that grows with the bytes',
       },
     },
   },
