@@ -499,7 +499,7 @@ describe('lesson 08', { concurrency: true, timeout: 20_000 }, () => {
 
     test('an idle kept-alive connection is closed once keepAliveTimeout (+ the buffer) has passed', async (t) => {
       // keepAliveTimeoutBuffer: 0 where the option exists (Node 22+); Node 20 always adds 1000 ms.
-      const keepAliveTimeout = 100;
+      const keepAliveTimeout = 50;
       const expected = keepAliveTimeout + (MAJOR >= 22 ? 0 : 1000);
       const server = http.createServer({ keepAliveTimeout, keepAliveTimeoutBuffer: 0 } as http.ServerOptions, (req, res) => res.end('ok'));
       const client = await open(t, await listen(t, server));
