@@ -193,13 +193,14 @@ describe('lesson 09', { concurrency: true, timeout: 15_000 }, () => {
     assert.ok(order.indexOf('client secureConnect') < order.indexOf('server secureConnection'), order.join(', '));
   });
 
-  test('the relay reads the ClientHello and the ServerHello; every record after them is encrypted, and no plain text crosses', async (t) => {
+  test('the relay reads the ClientHello and the ServerHello; every record after them is encrypted, and no plain text crosses, also with rejectUnauthorized: false', async (t) => {
     const real = await at(t, createTlsServer(certs.server));
     const chunks: WireChunk[] = [];
     const bytes: Buffer[] = [];
     const relay = createRelay(real, { onChunk: (c) => chunks.push(c), alter: (data) => (bytes.push(data), data) });
     const finSeen = new Promise<void>((resolve) => relay.on('connection', (s: net.Socket) => s.on('end', resolve)));
-    const client = await secure(t, await listen(t, relay));
+    const relayPort = await listen(t, relay);
+    const client = await secure(t, relayPort);
     const reply = readUntil(client, (text) => text.endsWith('\n'));
     client.write('secret words\n');
     assert.equal(await reply, 'SECRET WORDS\n');
@@ -216,6 +217,12 @@ describe('lesson 09', { concurrency: true, timeout: 15_000 }, () => {
     assert.ok(bytes[0].toString('latin1').includes(SERVER_NAME), 'the ClientHello carries the server name (SNI) in clear');
     // end(): an encrypted record (close_notify) from the client, then its FIN.
     assert.deepEqual(chunks.slice(before).filter((c) => c.from === 'client').flatMap((c) => c.records), ['encrypted']);
+    // rejectUnauthorized: false drops the check of the certificate, not the encryption.
+    const careless = await secure(t, relayPort, { servername: SERVER_NAME, rejectUnauthorized: false });
+    const answer = readUntil(careless, (text) => text.endsWith('\n'));
+    careless.write('more secret words\n');
+    assert.equal(await answer, 'MORE SECRET WORDS\n');
+    assert.ok(!Buffer.concat(bytes).toString('latin1').includes('secret words'), 'the relay saw the plain text');
   });
 
   test('TLS 1.3 sends two session tickets after the handshake; the next handshake with one is a resumption', async (t) => {
