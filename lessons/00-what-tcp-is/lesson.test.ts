@@ -249,8 +249,8 @@ describe('lesson 00', { concurrency: true, timeout: 20_000 }, () => {
     assert.equal(bind(true).status, 0, 'with SO_REUSEADDR it binds');
   });
 
-  test("a server with allowHalfOpen that never ends stays in CLOSE-WAIT and the client in FIN-WAIT-2, with no timer; end() lets go and the client's side waits in TIME-WAIT", { skip: noSs }, async (t) => {
-    const { server, port } = await echo(t, { halfOpen: true });
+  test("a server with allowHalfOpen that never ends (--half-open, even with --idle) stays in CLOSE-WAIT and the client in FIN-WAIT-2, with no timer; end() lets go and the client's side waits in TIME-WAIT", { skip: noSs }, async (t) => {
+    const { server, port } = await echo(t, { halfOpen: true, idleMs: 20 });
     const accepted = acceptNext(server);
     const client = track(await connect(t, port));
     client.resume();

@@ -315,19 +315,23 @@ export async function handshake(host: string, waitRetry: boolean): Promise<{ tim
       kernelRow(timeline, 'client', `${labels.get(s.localPort) ?? 'C'} ${s.state}`);
     }
   }
+  if (c.localPort) labels.set(c.localPort, 'C');
 
   busy.release();
   // Now the loop runs: it accepts A and B, reads their bytes and echoes them.
   for (const socket of sockets.slice(0, 2)) {
     await busy.next((e) => e.event === 'data' && e.from === socket.localPort);
   }
-  if (waitRetry) {
-    await once(c, 'connect');
-    labels.set(c.localPort!, 'C');
-    const started = timeline.events.find((e) => e.name === 'C connect()')!.ms;
-    lines.push(`C connected ${(timeline.events.at(-1)!.ms - started).toFixed(0)} ms after its connect(): its first SYN was dropped, the second one got through.`);
+  if (waitRetry && c.connecting) await new Promise((resolve) => c.once('connect', resolve).once('close', resolve));
+  const started = timeline.events.find((e) => e.name === 'C connect()')!.ms;
+  const connected = timeline.events.find((e) => e.name === 'C connect');
+  if (c.connecting) {
+    lines.push('C is still in SYN-SENT: its SYN was dropped, and its kernel sends it again after about 1 s. Add -- --wait-retry to watch it connect.');
+  } else if (connected) {
+    const after = connected.ms - started;
+    lines.push(`C connected ${after.toFixed(0)} ms after its connect()${after > 500 ? ': its first SYN was dropped, the second one got through' : ''}.`);
   } else {
-    lines.push("C is still waiting for its SYN to be sent again (after about 1 s). Add -- --wait-retry to watch it connect.");
+    lines.push(`C did not connect: ${(c.errored as NodeJS.ErrnoException | null)?.code ?? 'closed'}.`);
   }
   for (const socket of sockets) {
     if (!socket.connecting) socket.end();
