@@ -8,7 +8,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { UsageError, finishConnection } from '../shared/cli.ts';
 import { Timeline } from '../shared/timeline.ts';
 import { closed, readAll, readUntil } from '../shared/read.ts';
-import { HOST, connect, listen, nextConnection, paused } from '../shared/testing.ts';
+import { HOST, connect, listen, nextConnection, paused, sendWithoutReading } from '../shared/testing.ts';
 import {
   DEFAULT_ROUNDS, MAX_LINE, MAX_ROUNDS, VARIANTS, answer, createPongServer, drawConnections, flags, main, measureAll, median, percentile, roundNote,
   roundTrip, segmentsUnavailable, sendRequest, serveNote, type Measurement, type Variant,
@@ -66,19 +66,6 @@ test('a client that resets does not crash the server, which keeps answering othe
 
 // ── back-pressure, and --serve stopping ───────────────────────────────────────
 
-/**
- * Like sendWithoutReading() (testing.ts), and it can be told to stop: a client
- * that writes `chunk` until `total` bytes or stop(), waiting for 'drain' when
- * write() says so, and never reads.
- */
-function sendUntilStopped(client: net.Socket, chunk: Buffer, total: number) {
-  const state = { sent: 0, stopped: false, done: Promise.resolve(), stop: () => void (state.stopped = true) };
-  state.done = (async () => {
-    for (; !state.stopped && state.sent < total; state.sent += chunk.length) if (!client.write(chunk)) await once(client, 'drain');
-  })();
-  return state;
-}
-
 /** Bytes of input the server reads at once at most: one read of libuv's 64 KiB buffer. */
 const ONE_READ = 64 * 1024;
 
@@ -93,15 +80,15 @@ test(
     const request = `ping ${'x'.repeat(994)}\n`; // 1000 B, answered with as many
     const chunk = Buffer.from(request.repeat(65));
     const total = chunk.length * 512; // 33 MB: far more than the kernels' buffers on both sides hold
-    const sender = sendUntilStopped(client, chunk, total);
+    const sender = sendWithoutReading(client, chunk, total);
     let sentAll = false;
     void sender.done.then(() => (sentAll = true));
     const stopped = await Promise.race([paused(socket).then(() => true), sender.done.then(() => false)]);
-    assert.ok(stopped, `the server read all ${sender.sent} B from a client that reads nothing, without pausing: its answers pile up in memory`);
+    assert.ok(stopped, `the server read all ${sender.sent()} B from a client that reads nothing, without pausing: its answers pile up in memory`);
     // Paused, Node still reads until its buffer holds readableHighWaterMark bytes; wait for that.
     while (socket.readableLength < socket.readableHighWaterMark && !sentAll) await nextTurn();
     const answersToOneRead = Math.ceil(ONE_READ / request.length) * answer(request.slice(0, -1)).length;
-    const detail = `after the client sent ${sender.sent} B: writableLength ${socket.writableLength} (high-water mark ${socket.writableHighWaterMark}), readableLength ${socket.readableLength} (high-water mark ${socket.readableHighWaterMark})`;
+    const detail = `after the client sent ${sender.sent()} B: writableLength ${socket.writableLength} (high-water mark ${socket.writableHighWaterMark}), readableLength ${socket.readableLength} (high-water mark ${socket.readableHighWaterMark})`;
     t.diagnostic(detail);
     assert.ok(socket.writableLength <= socket.writableHighWaterMark + answersToOneRead, `expected writableLength ≤ ${socket.writableHighWaterMark} + ${answersToOneRead}; ${detail}`);
     assert.ok(socket.readableLength <= socket.readableHighWaterMark + ONE_READ, `expected readableLength ≤ ${socket.readableHighWaterMark} + ${ONE_READ}; ${detail}`);
@@ -112,7 +99,7 @@ test(
     await sender.done;
     client.end();
     const got = (await answers).toString();
-    const expected = answer(request.slice(0, -1)).repeat(sender.sent / request.length);
+    const expected = answer(request.slice(0, -1)).repeat(sender.sent() / request.length);
     assert.equal(got.length, expected.length, `answers: ${got.length} B, expected ${expected.length} B`);
     assert.ok(got === expected, 'every answer arrives');
   },
@@ -126,7 +113,7 @@ test('when --serve stops, a connection whose client did not read gets its queued
   const client = await connect(t, await listen(t, server), { allowHalfOpen: true });
   const socket = await accepted;
   const request = `ping ${'y'.repeat(994)}\n`;
-  const sender = sendUntilStopped(client, Buffer.from(request.repeat(65)), 65_000 * 512);
+  const sender = sendWithoutReading(client, Buffer.from(request.repeat(65)), 65_000 * 512);
   const stopped = await Promise.race([paused(socket).then(() => true), sender.done.then(() => false)]);
   assert.ok(stopped, 'the server paused for the client that does not read');
   finishConnection(socket); // what serve() does to every open connection on Ctrl-C or SIGTERM

@@ -6,7 +6,7 @@ import test, { before, describe } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { closed, readAll } from '../shared/read.ts';
 import { UsageError, finishConnection } from '../shared/cli.ts';
-import { HOST, connect, listen, nextConnection, paused } from '../shared/testing.ts';
+import { HOST, connect, listen, nextConnection, paused, sendWithoutReading } from '../shared/testing.ts';
 import { Timeline } from '../shared/timeline.ts';
 import { segmentsUnavailable } from '../05-nagle/lesson.ts';
 import {
@@ -509,19 +509,6 @@ test('length-prefixed frames survive a real socket: a frame echo server, random 
 
 // ── back-pressure, and --serve ─────────────────────────────────────────────────
 
-/**
- * Like sendWithoutReading() (testing.ts), and it can be told to stop: a client
- * that writes `chunk` until `total` bytes or stop(), waiting for 'drain' when
- * write() says so, and never reads.
- */
-function sendUntilStopped(client: net.Socket, chunk: Buffer, total: number) {
-  const state = { sent: 0, stopped: false, done: Promise.resolve(), stop: () => void (state.stopped = true) };
-  state.done = (async () => {
-    for (; !state.stopped && state.sent < total; state.sent += chunk.length) if (!client.write(chunk)) await once(client, 'drain');
-  })();
-  return state;
-}
-
 /** Bytes of input the line server reads at once at most: one read of libuv's 64 KiB buffer. */
 const ONE_READ = MAX_CHUNK;
 
@@ -538,15 +525,15 @@ test(
     const chunk = Buffer.from(`${text}\n`.repeat(65));
     const total = chunk.length * 512; // 33 MB: far more than the kernels' buffers on both sides hold
     const lines = total / (text.length + 1);
-    const sender = sendUntilStopped(client, chunk, total);
+    const sender = sendWithoutReading(client, chunk, total);
     let sentAll = false;
     void sender.done.then(() => (sentAll = true));
     const stopped = await Promise.race([paused(socket).then(() => true), sender.done.then(() => false)]);
-    assert.ok(stopped, `the server read all ${sender.sent} B from a client that reads nothing, without pausing: its answers pile up in memory`);
+    assert.ok(stopped, `the server read all ${sender.sent()} B from a client that reads nothing, without pausing: its answers pile up in memory`);
     // Paused, Node still reads until its buffer holds readableHighWaterMark bytes; wait for that.
     while (socket.readableLength < socket.readableHighWaterMark && !sentAll) await nextTurn();
     const answersToOneRead = Math.ceil(ONE_READ / (text.length + 1)) * answer(lines, text).length;
-    const detail = `after the client sent ${sender.sent} B: writableLength ${socket.writableLength} (high-water mark ${socket.writableHighWaterMark}), readableLength ${socket.readableLength} (high-water mark ${socket.readableHighWaterMark})`;
+    const detail = `after the client sent ${sender.sent()} B: writableLength ${socket.writableLength} (high-water mark ${socket.writableHighWaterMark}), readableLength ${socket.readableLength} (high-water mark ${socket.readableHighWaterMark})`;
     t.diagnostic(detail);
     assert.ok(socket.writableLength <= socket.writableHighWaterMark + answersToOneRead, `expected writableLength ≤ ${socket.writableHighWaterMark} + ${answersToOneRead}; ${detail}`);
     assert.ok(socket.readableLength <= socket.readableHighWaterMark + ONE_READ, `expected readableLength ≤ ${socket.readableHighWaterMark} + ${ONE_READ}; ${detail}`);
@@ -556,7 +543,7 @@ test(
     const replies = readAll(client);
     await sender.done;
     client.end();
-    const expected = Array.from({ length: sender.sent / (text.length + 1) }, (_, i) => answer(i + 1, text)).join('');
+    const expected = Array.from({ length: sender.sent() / (text.length + 1) }, (_, i) => answer(i + 1, text)).join('');
     const got = (await replies).toString();
     assert.equal(got.length, expected.length, `answers: ${got.length} B, expected ${expected.length} B`);
     assert.ok(got === expected, 'every answer arrives, in order');
@@ -570,7 +557,7 @@ test('when --serve stops, a connection whose client did not read gets its queued
   const client = await connect(t, await listen(t, server), { allowHalfOpen: true });
   const socket = await accepted;
   const text = 'y'.repeat(999);
-  const sender = sendUntilStopped(client, Buffer.from(`${text}\n`.repeat(65)), 65_000 * 512);
+  const sender = sendWithoutReading(client, Buffer.from(`${text}\n`.repeat(65)), 65_000 * 512);
   const stopped = await Promise.race([paused(socket).then(() => true), sender.done.then(() => false)]);
   assert.ok(stopped, 'the server paused for the client that does not read');
   finishConnection(socket); // what serve() does to every open connection on Ctrl-C or SIGTERM

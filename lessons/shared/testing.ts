@@ -126,16 +126,19 @@ export function paused(socket: net.Socket): Promise<void> {
  * Write `chunk` again and again, `total` bytes in all, and never read: the
  * client of a back-pressure test. It waits for 'drain' whenever write() says
  * so, so it stalls once the server stops reading. `sent()` says how far it got;
- * `done` resolves when everything was written.
+ * `stop()` ends it after the write in progress; `done` resolves when it has
+ * written everything, was stopped, or its socket closed.
  */
-export function sendWithoutReading(client: net.Socket, chunk: Buffer, total: number): { sent: () => number; done: Promise<void> } {
+export function sendWithoutReading(client: net.Socket, chunk: Buffer, total: number): { sent: () => number; stop: () => void; done: Promise<void> } {
   let sent = 0;
+  let stopped = false;
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
   const done = (async () => {
-    while (sent < total && !client.destroyed) {
+    while (sent < total && !stopped && !client.destroyed) {
       const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
       sent += piece.length;
-      if (!client.write(piece)) await once(client, 'drain');
+      if (!client.write(piece)) await Promise.race([once(client, 'drain').catch(() => {}), closed]);
     }
   })();
-  return { sent: () => sent, done };
+  return { sent: () => sent, stop: () => void (stopped = true), done };
 }
