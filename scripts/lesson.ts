@@ -2,7 +2,9 @@
 import { pathToFileURL } from 'node:url';
 import { LESSONS, findLesson, folderName, lessonDir, lessonIds } from '../lessons/catalog.ts';
 import { hostWarning, parseLessonArgs, usage, type FlagSpec, type LessonOptions } from '../lessons/shared/cli.ts';
-import { fail, report, reportCrashes } from './lib/report.ts';
+import { fail, quietWhenStdoutCloses, report, reportCrashes } from './lib/report.ts';
+
+quietWhenStdoutCloses();
 
 interface LessonModule {
   main(opts: LessonOptions): Promise<void>;

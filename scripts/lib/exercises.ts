@@ -14,16 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LESSONS, findLesson, folderName, lessonDir, type Exercise, type Lesson } from '../../lessons/catalog.ts';
 import { UsageError } from '../../lessons/shared/cli.ts';
+import { quietWhenStdoutCloses } from './report.ts';
 import { isDone, type Progress } from './progress.ts';
 // Only the isolated runner: the parent process never loads the harness itself.
 import { CheckWorker, type IsolatedOptions } from '../../lessons/shared/check/isolated.ts';
 import type { CheckResult, StepResult } from '../../lessons/shared/check/results.ts';
 
-// `npm run progress | head` closes the pipe early: end quietly, not with an EPIPE stack.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit();
-  throw err;
-});
+quietWhenStdoutCloses();
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -23,6 +23,17 @@ export function report(err: unknown, what: string): number {
   return 1;
 }
 
+/**
+ * `npm run lesson 08 | head` closes the pipe early: end quietly, not with an
+ * EPIPE error. Every command calls this first.
+ */
+export function quietWhenStdoutCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit();
+    throw err;
+  });
+}
+
 /** Turn a crash anywhere in the process into one line instead of a stack trace. */
 export function reportCrashes(what: string): void {
   const onCrash = (err: unknown) => {
