@@ -48,6 +48,7 @@ export const LESSONS: readonly Lesson[] = [
         'wrong-no-end.ts': 'waiting for your client to send the request and end() its side',
         'wrong-destroy.ts': 'sending the reply in two pieces: your promise must wait for the FIN',
         'wrong-timer.ts': "waiting for your promise to settle once the server's FIN has arrived",
+        'wrong-decode.ts': "waiting for your promise to settle once the server's FIN has arrived",
         'wrong-no-error.ts': 'probing a port where nothing listens',
         'wrong-message.ts': 'probing a port where nothing listens',
         'wrong-reset.ts': 'probing a server that resets the connection mid-reply',

@@ -1,7 +1,7 @@
 // The check for exercise 00: run it with `npm run check 00`.
 //
-// The check plays three servers: one that answers in two pieces and then sends
-// its FIN, one that resets the connection in the middle of its answer, and one
+// The check plays three servers: one that answers in two pieces (cut in the
+// middle of a character) and then sends its FIN, one that resets the connection in the middle of its answer, and one
 // that sends its FIN without a word. Each waits for the learner's request and
 // FIN first. Every target is the name 'localhost' with a `lookup` that gives
 // two addresses, 127.0.0.1 and ::1, as most machines do: so a refused connect
@@ -17,8 +17,9 @@ import type * as Exercise from './exercise.ts';
 
 // The check's own copies: changing exercise.ts does not change what is expected.
 const REQUEST = 'status?\n';
-const PIECES = ['all good, ', 'bye\n'];
-const REPLY = PIECES.join('');
+const REPLY = 'all good ✓ bye\n';
+/** The reply in two pieces, cut in the middle of the 3 bytes of '✓'. */
+const PIECES = ((bytes: Buffer, cut: number) => [bytes.subarray(0, cut), bytes.subarray(cut)])(Buffer.from(REPLY), Buffer.from('all good ').length + 2);
 const BEFORE_RESET = 'partial answ';
 /**
  * Event-loop turns between the server's FIN and the settling of a promise that
@@ -76,8 +77,8 @@ function turn(): Promise<void> {
 }
 
 /** Write and wait until Node has handed the bytes to the kernel (or failed to). */
-function write(socket: net.Socket, text: string): Promise<void> {
-  return new Promise((resolve) => socket.write(text, () => resolve()));
+function write(socket: net.Socket, bytes: string | Buffer): Promise<void> {
+  return new Promise((resolve) => socket.write(bytes, () => resolve()));
 }
 
 /** The check's server side of one connection. */
@@ -126,6 +127,12 @@ function expectEnding(o: Outcome, expected: { how: string; received?: string }, 
   if (expected.received === undefined) return;
   if (Buffer.isBuffer(value.received)) {
     fail(`${what}, received is a Buffer; expected the text as a string (call socket.setEncoding('utf8'), or decode the Buffers)`, { expected: wanted, actual: `received: ${show(value.received)}` });
+  }
+  if (typeof value.received === 'string' && value.received.includes('\ufffd')) {
+    fail(
+      `${what}, received has � where the server cut a character in two: turning each chunk into a string on its own (\`received += chunk\` does that) breaks such a character — call socket.setEncoding('utf8') before the first 'data', or join the Buffers and decode once`,
+      { expected: show(expected.received), actual: show(value.received) },
+    );
   }
   if (value.received !== expected.received) {
     const hint =
@@ -289,7 +296,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
       for (const [i, piece] of PIECES.entries()) {
         if (conn.socket.destroyed) fail('your client closed the connection while the reply was still arriving', { actual: first.describe() });
         await write(conn.socket, piece);
-        sent += Buffer.byteLength(piece);
+        sent += piece.length;
         await delivered(conn, sent);
         stillPending(first, `after ${i + 1} of ${PIECES.length} pieces of the reply, with no FIN yet`);
       }
@@ -389,7 +396,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
       const [xSide, ySide] = await Promise.all([requestOn(ends, 1, x), requestOn(resets, 1, y)]);
       // Interleaved: X's first piece, Y's piece, X's second piece, then X's FIN and Y's reset.
       await write(xSide.socket, PIECES[0]);
-      await delivered(xSide, Buffer.byteLength(PIECES[0]));
+      await delivered(xSide, PIECES[0].length);
       await write(ySide.socket, BEFORE_RESET);
       await delivered(ySide, Buffer.byteLength(BEFORE_RESET));
       await write(xSide.socket, PIECES[1]);

@@ -8,7 +8,8 @@
 //      hold more than host and port, such as a `lookup` function);
 //   2. send the request, then end() its side: the servers answer only after
 //      your FIN;
-//   3. keep the text that arrives, as a string;
+//   3. keep the text that arrives, as a string (UTF-8: a character may be cut
+//      between two chunks, so decode with care);
 //   4. settle once the connection is over, not earlier and not later: the
 //      socket emits 'close' last, always (after 'end', after 'error'). Never
 //      wait a fixed time;
