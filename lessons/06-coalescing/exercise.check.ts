@@ -1,8 +1,7 @@
 // The check for exercise 06: run it with `npm run check 06`.
 // It feeds the learner's LineSplitter the same lines cut every way, then over
 // a real socket, and compares only the lines that come out: never the chunks.
-import net from 'node:net';
-import { CheckFailure, HOST, Signal, chunkings, defineCheck, fail, seededRandom, show, splitRandomly, writePieces } from '../shared/check/index.ts';
+import { CheckFailure, chunkings, defineCheck, fail, seededRandom, show, splitRandomly } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 type Splitter = InstanceType<typeof Exercise.LineSplitter>;
@@ -224,35 +223,10 @@ export default defineCheck<typeof Exercise>(async (c) => {
     async (s) => {
       // The check's server writes the bytes in pieces, one per turn of the event
       // loop; TCP merges and splits them as it likes on the way.
-      const server = c.name(net.createServer(), "the check's server");
-      server.on('connection', (socket) => {
-        socket.on('error', () => {});
-        writePieces(socket, SOCKET_PIECES).then(() => socket.end(), () => {});
-      });
-      server.listen(0, HOST);
-      const { port } = await c.listening(server);
-      const client = await c.connect(port, { name: "the check's client, feeding your LineSplitter" });
-
       const splitter = make(1024);
       const lines: string[] = [];
-      let chunks = 0;
-      let received = 0;
-      let ended = false;
-      const changed = new Signal();
-      client.on('data', (chunk: Buffer) => {
-        chunks += 1;
-        received += chunk.length;
-        lines.push(...returned(splitter.push(chunk)));
-        changed.notify();
-      });
-      client.on('end', () => {
-        ended = true;
-        changed.notify();
-      });
-      s.timeoutMessage = "the check's server did not finish sending its lines in time";
-      s.expected = `${SOCKET_BYTES.length} B, then a FIN`;
-      s.actual = () => `${received} B in ${chunks} chunks, ${lines.length} lines so far, ${ended ? 'then a FIN' : 'no FIN'}`;
-      await changed.until(() => ended);
+      const onChunk = (chunk: Buffer) => void lines.push(...returned(splitter.push(chunk)));
+      const chunks = await c.throughSocket(s, SOCKET_PIECES, onChunk, () => `${lines.length} lines so far`);
       expectLines(lines, SOCKET_LINES, `sent over a socket as ${SOCKET_PIECES.length} writes, read as ${chunks} chunks`);
     },
     { timeout: 5000 },

@@ -2,9 +2,8 @@
 // It feeds the learner's RequestReader the same requests cut every way, then
 // over a real socket, then the limits, then large inputs in small pieces, and
 // compares only the requests that come out: never the chunks.
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { CheckFailure, HOST, Signal, chunkings, defineCheck, fail, seededRandom, show, splitRandomly, writePieces } from '../shared/check/index.ts';
+import { CheckFailure, chunkings, defineCheck, fail, seededRandom, show, splitRandomly } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 type Reader = InstanceType<typeof Exercise.RequestReader>;
@@ -265,34 +264,10 @@ export default defineCheck<typeof Exercise>(async (c) => {
     'reading requests from a real socket, written in random pieces',
     async (s) => {
       // The check's server writes the bytes in pieces; TCP merges and splits them as it likes.
-      const server = c.name(net.createServer(), "the check's server");
-      server.on('connection', (socket) => {
-        socket.on('error', () => {});
-        writePieces(socket, SOCKET_PIECES).then(() => socket.end(), () => {});
-      });
-      server.listen(0, HOST);
-      const { port } = await c.listening(server);
-      const client = await c.connect(port, { name: "the check's client, feeding your RequestReader" });
       const reader = make();
       const requests: Wanted[] = [];
-      let chunks = 0;
-      let received = 0;
-      let ended = false;
-      const changed = new Signal();
-      client.on('data', (chunk: Buffer) => {
-        chunks += 1;
-        received += chunk.length;
-        requests.push(...returned(reader.push(chunk)));
-        changed.notify();
-      });
-      client.on('end', () => {
-        ended = true;
-        changed.notify();
-      });
-      s.timeoutMessage = "the check's server did not finish sending its requests in time";
-      s.expected = `${SOCKET_BYTES.length} B, then a FIN`;
-      s.actual = () => `${received} B in ${chunks} chunks, ${requests.length} requests so far, ${ended ? 'then a FIN' : 'no FIN'}`;
-      await changed.until(() => ended);
+      const onChunk = (chunk: Buffer) => void requests.push(...returned(reader.push(chunk)));
+      const chunks = await c.throughSocket(s, SOCKET_PIECES, onChunk, () => `${requests.length} requests so far`);
       expectRequests(requests, SOCKET_WANTED, `sent over a socket as ${SOCKET_PIECES.length} writes, read as ${chunks} chunks`);
     },
     { timeout: 5000 },

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { explainConnectError, explainError, explainListenError } from './explain.ts';
 import { describeValue, formatAddress, isThenable, show } from './format.ts';
+import { writePieces } from './framing.ts';
 import { Recorder, type RecordOptions } from './recorder.ts';
 import {
   CheckFailure,
@@ -265,6 +266,39 @@ export class Check<M> {
       socket.once('error', onError);
     });
     return socket;
+  }
+
+  /**
+   * Send `pieces` through a real socket, for a check of a decoder: the check's
+   * server writes them one per turn of the event loop and ends; the check's
+   * client hands every chunk it reads to `onChunk`. Resolves after the FIN with
+   * the number of chunks read. TCP merges and splits the pieces as it likes:
+   * assert only on what `onChunk` reassembled. `progress()` says how far the
+   * decoder got, for a timeout.
+   */
+  async throughSocket(step: Step, pieces: readonly Buffer[], onChunk: (chunk: Buffer) => void, progress: () => string): Promise<number> {
+    const server = this.name(net.createServer(), "the check's server");
+    server.on('connection', (socket) => {
+      socket.on('error', () => {});
+      writePieces(socket, pieces).then(() => socket.end(), () => {});
+    });
+    server.listen(0, HOST);
+    const { port } = await this.listening(server);
+    const client = await this.connect(port, { name: "the check's client, feeding your code" });
+    let chunks = 0;
+    let received = 0;
+    const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    step.timeoutMessage = "the check's server did not finish sending in time";
+    step.expected = `${total} B, then a FIN`;
+    step.actual = () => `${received} B in ${chunks} chunks, ${progress()}, ${client.readableEnded ? 'then a FIN' : 'no FIN'}`;
+    client.on('data', (chunk: Buffer) => {
+      chunks += 1;
+      received += chunk.length;
+      onChunk(chunk);
+    });
+    // onChunk may throw (the learner's code): the step fails with it through the harness.
+    await new Promise<void>((resolve) => client.once('end', () => resolve()));
+    return chunks;
   }
 
   /**
