@@ -1,7 +1,6 @@
 // A known wrong answer: `reply += chunk` turns each Buffer into a string on its
 // own. A character split between two chunks becomes two '\ufffd' (�) halves.
-// The check must fail it at "waiting for your promise to resolve with the
-// whole reply".
+// The check must fail it at "checking the reply your promise resolved with".
 import net from 'node:net';
 
 export const HOST = '127.0.0.1';

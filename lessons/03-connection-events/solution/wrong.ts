@@ -1,8 +1,8 @@
 // A known wrong answer: it resolves on the first 'data' event, as if one chunk
 // were the whole reply. The check's server sends its reply in several pieces,
 // so this resolves with the first piece only, before the server's FIN. The
-// check must fail it at "sending the reply in pieces: your promise must wait
-// for the FIN".
+// check must fail it at "sending the reply in pieces, then the FIN: your
+// promise must settle on 'end'".
 import net from 'node:net';
 
 export const HOST = '127.0.0.1';
