@@ -15,7 +15,7 @@ import { closed, readAll, readUntil } from '../shared/read.ts';
 import { HOST, listen, onCleanup, sendWithoutReading } from '../shared/testing.ts';
 import { SERVER_NAME, issue, makeCertificates, selfSigned } from './certs.ts';
 import {
-  HANDSHAKE_TIMEOUT_MS, MAX_RECORD, createHttpsServer, createManInTheMiddle, createTlsCounter, createTlsServer, echoRoundTrip,
+  HANDSHAKE_TIMEOUT_MS, MAX_BODY, MAX_RECORD, createHttpsServer, createManInTheMiddle, createTlsCounter, createTlsServer, echoRoundTrip,
   main, median, negotiate, oneWrite, serverFlights, timeHandshake, tryConnect, type Handshake,
 } from './lesson.ts';
 import { RecordReader, createRelay, type WireChunk } from './relay.ts';
@@ -58,6 +58,11 @@ function clientError(server: tls.Server): Promise<{ err: NodeJS.ErrnoException; 
 /** Listen on port 0 and return the address as lesson.ts helpers take it. */
 async function at(t: TestContext, server: net.Server): Promise<{ port: number; host: string }> {
   return { port: await listen(t, server), host: HOST };
+}
+
+/** Resolves once `socket` has closed: at once if it already has ('close' is not emitted twice). */
+function gone(socket: net.Socket): Promise<unknown> {
+  return socket.closed ? Promise.resolve() : closed(socket);
 }
 
 /** Let the event loop turn `n` times: whatever was due has run. */
@@ -233,7 +238,7 @@ describe('lesson 09', { concurrency: true, timeout: 15_000 }, () => {
     first.on('session', (ticket: Buffer) => tickets.push(ticket));
     await once(first, 'secureConnect');
     first.end();
-    await closed(first);
+    await gone(first);
     assert.equal(tickets.length, 2, 'tickets received');
     const second = await secure(t, port, { ...trust, session: tickets[0] });
     assert.equal(second.isSessionReused(), true);
@@ -326,7 +331,7 @@ describe('lesson 09', { concurrency: true, timeout: 15_000 }, () => {
     socket.write('password: hunter2\n'); // before the handshake: Node holds it until the server is verified
     const [err] = (await once(socket, 'error').catch((e: unknown) => [e])) as [NodeJS.ErrnoException];
     assert.equal(err.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
-    await closed(socket);
+    await gone(socket);
     await until(t, () => mitm.listenerCount('connection') > 0 && (mitm as unknown as { _connections: number })._connections === 0);
     assert.deepEqual(seen, [], 'the man in the middle read nothing');
   });
@@ -450,7 +455,7 @@ s.on('error', (e) => console.log(e.code));`;
     plain.resume();
     plain.end('hello from nc\n');
     assert.equal((await failed).err.code, 'ERR_SSL_WRONG_VERSION_NUMBER');
-    await closed(plain);
+    await gone(plain);
     assert.equal((await tryConnect({ port, host: HOST }, trust, 'still here?\n')).reply, 'STILL HERE?\n');
   });
 
@@ -495,7 +500,7 @@ s.on('error', (e) => console.log(e.code));`;
         onCleanup(t, () => silent.destroy());
         silent.on('error', () => {});
         const result = await failed;
-        return { ...result, clientClosed: result.destroyed ? await closed(silent).then(() => true) : silent.closed };
+        return { ...result, clientClosed: result.destroyed ? await gone(silent).then(() => true) : silent.closed };
       }),
     );
     assert.deepEqual(results[0], { code: 'ERR_TLS_HANDSHAKE_TIMEOUT', destroyed: false, clientClosed: false }, 'plain tls.createServer');
@@ -648,6 +653,23 @@ s.on('error', (e) => console.log(e.code));`;
     assert.deepEqual(await get({ servername: SERVER_NAME }), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   });
 
+  test('the https server reads a request body of up to 4 MiB; a bigger one gets 413 and the connection closes, unread', async (t) => {
+    assert.equal(MAX_BODY, 4 * 1024 * 1024);
+    const port = await listen(t, createHttpsServer(certs.server));
+    const client = await secure(t, port);
+    client.on('error', () => {}); // the server closes while we still send: EPIPE or a reset
+    let reply = '';
+    client.setEncoding('utf8').on('data', (text: string) => (reply += text));
+    const total = 64 * 1024 * 1024;
+    client.write(`POST /big HTTP/1.1\r\nHost: ${SERVER_NAME}\r\nContent-Length: ${total}\r\n\r\n`);
+    const clientClosed = closed(client);
+    const sender = sendWithoutReading(client, Buffer.alloc(64 * 1024, 'x'), total);
+    await clientClosed;
+    assert.match(reply, /^HTTP\/1\.1 413 /, reply);
+    assert.match(reply, /request body over 4194304 B, not read/);
+    assert.ok(sender.sent() < total, `the client could send all ${total} B`);
+  });
+
   // ── the command ──────────────────────────────────────────────────────────────
 
   test('--delay must be a whole number from 1 to 500', async () => {
@@ -713,7 +735,7 @@ s.on('error', (e) => console.log(e.code));`;
     plain.on('error', () => {});
     plain.resume();
     plain.end('hello from nc\n');
-    await closed(plain);
+    await gone(plain);
     await until(t, () => lines.some((l) => /tlsClientError ERR_SSL_WRONG_VERSION_NUMBER/.test(l)));
     await stop();
     assert.ok(lines.includes('server closed'), text);

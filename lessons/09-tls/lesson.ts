@@ -29,6 +29,8 @@ export const flags: Record<string, FlagSpec> = {
 
 /** A client that has not finished its handshake by then is dropped (Node's default is 120 s). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The largest request body the https server reads (--serve): bigger ones get 413 and the connection closes. */
+export const MAX_BODY = 4 * 1024 * 1024;
 /** The most plaintext one TLS record carries (RFC 8446 §5.1): the largest 'data' chunk a TLS socket gives. */
 export const MAX_RECORD = 16 * 1024;
 
@@ -77,10 +79,23 @@ export function dropFailedHandshakes<S extends tls.Server>(server: S): S {
 /** https.createServer: an http server whose connections are TLS sockets. */
 export function createHttpsServer(creds: KeyAndCert): https.Server {
   const server = https.createServer({ ...creds, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (req, res) => {
-    req.resume(); // read and drop a request body, or the connection stalls
-    const socket = req.socket as tls.TLSSocket;
     res.setHeader('content-type', 'text/plain; charset=utf-8');
-    res.end(`hello over HTTPS: ${socket.getProtocol()}, ALPN ${socket.alpnProtocol || 'none'}, you asked for ${req.method} ${req.url}\n`);
+    // Count a request body and drop it, reading it all (an answer sent earlier would cut the upload),
+    // up to MAX_BODY: past that, answer 413 and close, instead of decrypting all a client sends.
+    let body = 0;
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.length;
+      if (body > MAX_BODY && !res.headersSent) {
+        res.writeHead(413, { connection: 'close' });
+        res.end(`request body over ${MAX_BODY} B, not read\n`);
+      }
+    });
+    req.on('end', () => {
+      if (res.headersSent) return;
+      const socket = req.socket as tls.TLSSocket;
+      const sent = body > 0 ? ` and sent ${body} B` : '';
+      res.end(`hello over HTTPS: ${socket.getProtocol()}, ALPN ${socket.alpnProtocol || 'none'}, you asked for ${req.method} ${req.url}${sent}\n`);
+    });
   });
   return dropFailedHandshakes(server);
 }
