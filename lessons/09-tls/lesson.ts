@@ -275,6 +275,9 @@ async function serveHttps(opts: LessonOptions, certs: { ca: KeyAndCert; server: 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'workbook-09-'));
   const caFile = path.join(dir, 'ca.pem');
   writeFileSync(caFile, certs.ca.cert);
+  // Removed when the server stops, and also if the process ends some other way (a crash).
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
   try {
     await serve(server, opts, {
       commands: (host, port) => {
@@ -293,7 +296,8 @@ async function serveHttps(opts: LessonOptions, certs: { ca: KeyAndCert; server: 
         ].join('\n'),
     });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
+    process.off('exit', removeDir);
   }
 }
 
