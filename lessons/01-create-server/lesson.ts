@@ -12,6 +12,9 @@ export const MAX_LINE = 4096;
 /** What a client gets, before the server's FIN, when a line grows longer than MAX_LINE. */
 export const TOO_LONG = `line longer than ${MAX_LINE} characters, bye\n`;
 
+/** Answers are sent in pieces of about this many characters. */
+export const ANSWER_BATCH = 8192;
+
 export function reply(line: string): string {
   return `you said: ${line}\n`;
 }
@@ -37,18 +40,29 @@ export function answerLines(socket: net.Socket, answer: (line: string) => string
   let unfinished = ''; // the start of a line whose '\n' has not arrived yet
 
   const onData = (text: string): void => {
-    const lines = (unfinished + text).split('\n');
-    unfinished = lines.pop()!; // what follows the last '\n'
-    let answers = '';
-    for (const line of lines) {
-      if (withoutCR(line).length > MAX_LINE) return sayGoodbye(answers);
-      answers += answer(withoutCR(line));
+    const received = unfinished + text;
+    let answers = ''; // not sent yet
+    let full = false; // write() said: the client is not reading fast enough
+    const send = (): void => {
+      if (answers !== '' && !socket.write(answers)) full = true;
+      answers = '';
+    };
+    let start = 0; // where the next line begins
+    for (let newline = received.indexOf('\n'); newline !== -1; newline = received.indexOf('\n', start)) {
+      const line = withoutCR(received.slice(start, newline));
+      start = newline + 1;
+      if (line.length > MAX_LINE) return sayGoodbye(answers);
+      answers += answer(line);
+      // A few KiB per write: few system calls, and little held in memory at once.
+      if (answers.length >= ANSWER_BATCH) send();
     }
+    unfinished = received.slice(start); // what follows the last '\n'
     // The limit holds for an unfinished line too: a client that never sends '\n' cannot fill our memory.
     if (withoutCR(unfinished).length > MAX_LINE) return sayGoodbye(answers);
-    // One write per read. write() returns false once the answers waiting to be sent pass the
-    // high-water mark: the client is not reading them. Stop reading its lines until they drain.
-    if (answers !== '' && !socket.write(answers)) {
+    send();
+    // write() returns false once the answers waiting to be sent pass the high-water mark:
+    // the client is not reading them. Stop reading its lines until they have drained.
+    if (full) {
       socket.pause();
       socket.once('drain', () => socket.resume());
     }
