@@ -5,7 +5,7 @@ import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { UsageError, positiveInt } from '../shared/cli.ts';
-import { createNaiveEcho, createPipeEcho, createPipelineEcho, fastSenderSlowReader, size } from './lesson.ts';
+import { MAX_MIB, createNaiveEcho, createPipeEcho, createPipelineEcho, fastSenderSlowReader, size } from './lesson.ts';
 
 const MiB = 1024 * 1024;
 const HOST = '127.0.0.1';
@@ -74,9 +74,9 @@ export async function bench(argv: string[]): Promise<void> {
   try {
     ({ values } = parseArgs({ args: argv, options: { mib: { type: 'string' }, rounds: { type: 'string' } }, strict: true }));
   } catch (err) {
-    throw new UsageError(`${(err as Error).message.split('\n')[0]}. Flags: --mib <n> (default 64), --rounds <n> (default 5)`);
+    throw new UsageError(`${(err as Error).message.split('\n')[0]}. Flags: --mib <n> (default 64, at most ${MAX_MIB}), --rounds <n> (default 5, at most 100)`);
   }
-  const mib = positiveInt('mib', values.mib, 64, 1024);
+  const mib = positiveInt('mib', values.mib, 64, MAX_MIB);
   const rounds = positiveInt('rounds', values.rounds, 5, 100);
   const total = mib * MiB;
   const payload = Buffer.alloc(total, 0x2a);

@@ -8,18 +8,26 @@ import { UsageError, listening, positiveInt, serve, type FlagSpec, type LessonOp
 import { closed, readAll } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 
+/** The most --mib accepts: the naive echo of the demo holds about that much in memory. */
+export const MAX_MIB = 256;
+
 export const flags: Record<string, FlagSpec> = {
-  mib: { type: 'string', hint: '<n>', help: 'MiB the fast client sends in the back-pressure run (default 16, at most 1024)' },
+  mib: { type: 'string', hint: '<n>', help: `MiB the fast client sends in the back-pressure run (default 16, at most ${MAX_MIB})` },
 };
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+/** The most one read from the kernel delivers: one 'data' chunk (libuv reads 64 KiB at a time). */
+export const READ = 64 * KiB;
 
 // ── Three echo servers ─────────────────────────────────────────────────────
 
-/** The lesson's echo: every byte that comes in goes back out, nothing else. */
-export function createPipeEcho(): net.Server {
-  return net.createServer((socket) => {
+/**
+ * The lesson's echo: every byte that comes in goes back out, nothing else.
+ * `options` go to net.createServer, e.g. { highWaterMark } for other buffer sizes.
+ */
+export function createPipeEcho(options: net.ServerOpts = {}): net.Server {
+  return net.createServer(options, (socket) => {
     // pipe() does not handle errors: without this, a client that resets crashes the process.
     socket.on('error', () => {});
     // Readable side into writable side. pipe() stops reading while the writable side is full,
@@ -68,10 +76,14 @@ export async function roundTrip(port: number, host: string, data: Buffer, piece 
 }
 
 export interface BufferReport {
-  /** largest socket.writableLength seen on the server socket: bytes Node held, not yet taken by the kernel */
+  /** largest socket.writableLength seen on the server socket: bytes of writes Node has not finished */
   peak: number;
+  /** largest socket.readableLength seen on the server socket: bytes read from the kernel, not yet taken by the echo */
+  peakUnread: number;
   /** the server socket's writableHighWaterMark: write() returns false from here */
   highWaterMark: number;
+  /** the server socket's readableHighWaterMark: a paused socket reads from the kernel until it holds this much */
+  readableHighWaterMark: number;
   /** largest single 'data' chunk the server read */
   biggestChunk: number;
   /** bytes the server had read when the client started to read */
@@ -89,20 +101,26 @@ export interface BufferReport {
  * every 'data' event, so the peak does not depend on timing.
  */
 export async function fastSenderSlowReader(server: net.Server, port: number, host: string, total: number): Promise<BufferReport> {
-  const report: BufferReport = { peak: 0, highWaterMark: 0, biggestChunk: 0, readBeforeClientRead: 0, serverStoppedReading: false, echoed: 0 };
+  const report: BufferReport = {
+    peak: 0, peakUnread: 0, highWaterMark: 0, readableHighWaterMark: 0, biggestChunk: 0, readBeforeClientRead: 0, serverStoppedReading: false, echoed: 0,
+  };
   let serverRead = 0;
   let letClientRead!: () => void;
   const serverStopped = new Promise<void>((resolve) => (letClientRead = resolve));
   let serverClosed!: Promise<boolean>;
 
   // Added after the echo's own handler, so this 'data' listener runs after its write().
+  let serverSocket: net.Socket | undefined;
   server.once('connection', (socket: net.Socket) => {
+    serverSocket = socket;
     report.highWaterMark = socket.writableHighWaterMark;
+    report.readableHighWaterMark = socket.readableHighWaterMark;
     serverClosed = closed(socket);
     socket.on('data', (chunk: Buffer) => {
       serverRead += chunk.length;
       report.biggestChunk = Math.max(report.biggestChunk, chunk.length);
       report.peak = Math.max(report.peak, socket.writableLength);
+      report.peakUnread = Math.max(report.peakUnread, socket.readableLength);
       // pipe() pauses the socket when write() returns false: readableFlowing becomes false.
       if (socket.readableFlowing === false || serverRead === total) {
         if (report.readBeforeClientRead === 0) {
@@ -126,6 +144,14 @@ export async function fastSenderSlowReader(server: net.Server, port: number, hos
   client.end();
 
   await serverStopped;
+  if (serverSocket && report.serverStoppedReading) {
+    // A paused socket still reads from the kernel until its own buffer holds readableHighWaterMark:
+    // give it a few turns of the event loop to get there, then note how much it holds.
+    for (let turn = 0; turn < 100 && serverSocket.readableLength < serverSocket.readableHighWaterMark; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    report.peakUnread = Math.max(report.peakUnread, serverSocket.readableLength);
+  }
   client.on('data', (chunk: Buffer) => (report.echoed += chunk.length));
   client.resume(); // now read: the server's buffer drains and both sides end
   await once(client, 'end');
@@ -169,7 +195,7 @@ async function measure(make: () => net.Server, host: string, total: number): Pro
 }
 
 export async function main(opts: LessonOptions): Promise<void> {
-  const mib = positiveInt('mib', opts.extra.mib, 16, 1024);
+  const mib = positiveInt('mib', opts.extra.mib, 16, MAX_MIB);
 
   const server = createPipeEcho();
   const timeline = new Timeline({ live: opts.serve });
@@ -212,18 +238,25 @@ export async function main(opts: LessonOptions): Promise<void> {
   console.log(timeline.render());
   console.log('\nNo greeting, no encoding: the echo returns exactly the bytes it got, and ends when the client ends.\n');
 
-  // Back-pressure: the same fast client against pipe() and against the naive echo.
+  // Back-pressure: the same fast client against pipe(), pipe() with a bigger high-water mark, and the naive echo.
   const total = mib * MiB;
   const piped = await measure(createPipeEcho, address, total);
+  const bigger = await measure(() => createPipeEcho({ highWaterMark: MiB }), address, total);
   const naive = await measure(createNaiveEcho, address, total);
   console.log(`A client sends ${size(total)} as fast as it can and reads nothing until the server stops`);
-  console.log('reading or has read everything. Bytes the server held unsent (socket.writableLength):\n');
-  const rows: [string, BufferReport][] = [['socket.pipe(socket)', piped], ["on('data', d => write(d))", naive]];
-  console.log(`  ${'echo'.padEnd(27)} ${'peak buffered'.padStart(13)}   server read before the client read`);
+  console.log('reading or has read everything. The most the server socket held, and what it read meanwhile:\n');
+  const rows: [string, BufferReport][] = [
+    ['socket.pipe(socket)', piped],
+    ['  with highWaterMark 1 MiB', bigger],
+    ["on('data', d => write(d))", naive],
+  ];
+  console.log(`  ${'echo'.padEnd(27)} ${'unsent'.padStart(9)} ${'unread'.padStart(9)}   server read before the client read`);
   for (const [name, r] of rows) {
     const how = r.serverStoppedReading ? 'then stopped reading' : 'all of it';
-    console.log(`  ${name.padEnd(27)} ${size(r.peak).padStart(13)}   ${size(r.readBeforeClientRead)}, ${how}`);
+    console.log(`  ${name.padEnd(27)} ${size(r.peak).padStart(9)} ${size(r.peakUnread).padStart(9)}   ${size(r.readBeforeClientRead)}, ${how}`);
   }
-  console.log(`\nwritableHighWaterMark ${size(piped.highWaterMark)} on Node ${process.version}; biggest 'data' chunk ${size(piped.biggestChunk)}.`);
-  console.log(`Once the client read, both returned every byte: ${piped.echoed} B and ${naive.echoed} B of ${total} B sent.`);
+  console.log(`\nunsent = socket.writableLength, unread = socket.readableLength. On Node ${process.version} the high-water marks`);
+  console.log(`are ${size(piped.highWaterMark)} by default (${size(bigger.highWaterMark)} with the option); one read is at most ${size(READ)}.`);
+  console.log(`The bound of pipe(): writableHighWaterMark + one read unsent, readableHighWaterMark + one read unread.`);
+  console.log(`Once the client read, every echo returned every byte: ${[piped, bigger, naive].every((r) => r.echoed === total) ? 'yes' : 'NO'}.`);
 }
