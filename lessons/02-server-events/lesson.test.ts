@@ -70,6 +70,23 @@ function pattern(size: number): Buffer {
   return out;
 }
 
+/** The codes of every 'error' that `emitter` emits from now on. */
+function errorCodes(emitter: net.Socket): string[] {
+  const codes: string[] = [];
+  emitter.on('error', (err: NodeJS.ErrnoException) => codes.push(err.code ?? err.message));
+  return codes;
+}
+
+/** An echo server whose sockets are tracked, a connected client, and the server's socket for it. */
+async function trackedEcho(t: TestContext) {
+  const server = createEchoServer();
+  const sockets = trackSockets(server);
+  const accepted = nextConnection(server);
+  const client = await connect(t, await listen(t, server));
+  const socket = await accepted;
+  return { server, sockets, client, socket, serverErrors: errorCodes(socket) };
+}
+
 /** Wait a turn of the event loop at a time until `done()` (a condition, not a fixed time). */
 async function until(done: () => boolean): Promise<void> {
   while (!done()) await new Promise((resolve) => setImmediate(resolve));
@@ -416,13 +433,7 @@ describe('lesson 02', { concurrency: true }, () => {
   });
 
   test('closeGracefully() lets a reply in flight arrive whole, then ends the connection; the echo writes nothing after end()', LIMIT, async (t) => {
-    const server = createEchoServer();
-    const sockets = trackSockets(server);
-    const accepted = nextConnection(server);
-    const client = await connect(t, await listen(t, server));
-    const socket = await accepted;
-    const serverErrors: string[] = [];
-    socket.on('error', (err: NodeJS.ErrnoException) => serverErrors.push(err.code ?? err.message));
+    const { server, sockets, client, socket, serverErrors } = await trackedEcho(t);
     client.pause(); // it reads nothing until the shutdown has begun
     // Send whole patterns until the echo has to wait for 'drain': then a reply is in flight.
     const piece = pattern(251 * 4096);
@@ -430,8 +441,7 @@ describe('lesson 02', { concurrency: true }, () => {
     const waiting = paused(socket).then(() => (echoWaits = true));
     while (!echoWaits) if (!client.write(piece)) await Promise.race([once(client, 'drain'), waiting]);
     assert.ok(socket.writableLength > 0, 'part of the echo is still in Node');
-    const clientErrors: string[] = [];
-    client.on('error', (err: NodeJS.ErrnoException) => clientErrors.push(err.code ?? err.message));
+    const clientErrors = errorCodes(client);
     const received = readAll(client);
     const closing = closeGracefully(server, sockets, 60_000);
     client.resume();
@@ -444,13 +454,7 @@ describe('lesson 02', { concurrency: true }, () => {
   });
 
   test('closeGracefully() while a client keeps sending and reading: only whole echoes, then a FIN, nothing written after end()', LIMIT, async (t) => {
-    const server = createEchoServer();
-    const sockets = trackSockets(server);
-    const accepted = nextConnection(server);
-    const client = await connect(t, await listen(t, server));
-    const socket = await accepted;
-    const serverErrors: string[] = [];
-    socket.on('error', (err: NodeJS.ErrnoException) => serverErrors.push(err.code ?? err.message));
+    const { server, sockets, client, socket, serverErrors } = await trackedEcho(t);
     const received = readAll(client);
     const piece = pattern(64 * 1024);
     let sent = 0;
