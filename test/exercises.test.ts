@@ -233,7 +233,7 @@ describe('exercises', { concurrency: true }, () => {
         const result = await runIsolated(checkFile_, file, quick);
         assert.equal(result.ok, false);
         assert.match(result.failed!.name, step, failedAt(result));
-        assert.match(result.failed!.message!, /(did not give control back for 0\.6 s|held the event loop for 1\.5 s) \(an endless loop\?\)/);
+        assert.match(result.failed!.message!, /(did not give control back|held the event loop) for \d+\.\d s \(an endless loop\?\)/);
         assert.ok(performance.now() - began < 10_000, 'stopped soon after the limit');
       });
     }

@@ -11,7 +11,8 @@ export function explainError(err: unknown, file: string): Pick<StepResult, 'mess
     const where = locate(err, file);
     const code = (err as NodeJS.ErrnoException).code;
     const syscall = (err as NodeJS.ErrnoException).syscall;
-    if (!where && syscall) {
+    // No frame of the learner's file and a system or Node error code: an 'error' event nobody handled.
+    if (!where && (syscall || code)) {
       return {
         message: `an 'error' event nobody listened for: ${err.message} — give every socket and server an 'error' listener`,
       };

@@ -8,6 +8,7 @@
 // resourceLimits turns running out of memory into an error we can explain; and
 // a worker starts in about 50 ms, where a second Node process with tsx takes
 // about 200 ms, which matters for a verdict that should take under half a second.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -40,7 +41,7 @@ export interface RunRequest {
 }
 
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; threadId?: number }
   | { type: 'step-start'; name: string; timeout: number }
   | { type: 'step'; step: StepResult }
   | { type: 'exit'; code: number; where?: string }
@@ -84,6 +85,8 @@ export class CheckWorker {
   readonly #memoryMb: number;
   /** resolves once the worker has loaded the harness and its heartbeat runs */
   readonly #ready: Promise<void>;
+  /** the worker thread's id on Linux, to read its CPU time */
+  #threadId?: number;
   #dead = false;
   /** the check running now */
   #run?: {
@@ -105,7 +108,12 @@ export class CheckWorker {
       workerData: { ...input, tsx: require.resolve('tsx/cjs/api'), entry: ENTRY },
       resourceLimits: { maxOldGenerationSizeMb: memoryMb },
     });
-    this.#ready = new Promise((resolve) => this.#worker.once('message', () => resolve()));
+    this.#ready = new Promise((resolve) =>
+      this.#worker.once('message', (message: FromWorker) => {
+        if (message.type === 'ready') this.#threadId = message.threadId;
+        resolve();
+      }),
+    );
     this.#worker.on('message', (message: FromWorker) => this.#message(message));
     this.#worker.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
@@ -144,9 +152,12 @@ export class CheckWorker {
       // held against the worker.
       let ready = false;
       void this.#ready.then(() => (ready = true));
+      // On Linux, also the worker's own CPU time: a thread that an overloaded machine
+      // does not let run is not looping, and is not stopped.
       let lastCount = Atomics.load(this.#beats, 0);
       let lastBeat = started;
       let lastTick = started;
+      let cpuAtBeat = 0;
       const watchdog = setInterval(() => {
         const count = Atomics.load(this.#beats, 0);
         const now = performance.now();
@@ -155,13 +166,18 @@ export class CheckWorker {
         if (count !== lastCount || late || !ready) {
           lastCount = count;
           lastBeat = now;
+          cpuAtBeat = threadCpuMs(this.#threadId) ?? 0;
           return;
         }
         const loading = run.current?.name === 'loading your file';
         // Scaled up on slow machines, never down: a short limit would call a busy machine an endless loop.
         const limit = (loading ? options.blockedLoadingMs : options.blockedMs) ?? (loading ? BLOCKED_LOADING_MS : BLOCKED_MS) * Math.max(1, scale);
-        if (now - lastBeat < limit) return;
-        const seconds = (limit / 1000).toFixed(1);
+        const held = now - lastBeat;
+        if (held < limit) return;
+        // Held without using the CPU (a synchronous wait, or a starved thread): allow five times as long.
+        const cpu = threadCpuMs(this.#threadId);
+        if (cpu !== undefined && cpu - cpuAtBeat < limit * 0.75 && held < limit * 5) return;
+        const seconds = (held / 1000).toFixed(1);
         this.#stopped(
           loading
             ? `your file did not finish loading: its top-level code held the event loop for ${seconds} s (an endless loop?), so the check stopped it`
@@ -230,6 +246,19 @@ export class CheckWorker {
     run.steps.push(step);
     run.options.onStep?.(step);
     run.finish({ ok: false, file: run.file, steps: run.steps, failed: step, leftOpen: [] });
+  }
+}
+
+/** CPU time (user + system) that one thread of this process has used, in ms; Linux only. */
+function threadCpuMs(threadId: number | undefined): number | undefined {
+  if (threadId === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/self/task/${threadId}/stat`, 'utf8');
+    // After the command name in parentheses: state is field 3, utime 14 and stime 15, in 1/100 s.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
   }
 }
 
