@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -163,6 +164,23 @@ describe('lesson 01', { concurrency: true, timeout: 20_000 }, () => {
     await once(rude, 'close');
     const polite = await connect(t, port);
     assert.equal(await readUntil(polite, (text) => text.length >= GREETING.length), GREETING);
+  });
+
+  test("without an 'error' listener, one client that resets crashes the whole server process", async () => {
+    // In a child process: the crash is the point. Its server greets, then a client resets.
+    const script = `
+      const net = require('node:net');
+      const server = net.createServer((socket) => socket.write('hello\\n'));
+      server.listen(0, '127.0.0.1', () => {
+        const client = net.connect(server.address().port, '127.0.0.1', () => client.resetAndDestroy());
+        client.on('error', () => {});
+      });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const [code] = (await once(child, 'close')) as [number | null];
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /ECONNRESET|EPIPE/, 'the unhandled error of the reset');
   });
 
   test('binary garbage is answered like any other line', async (t) => {
