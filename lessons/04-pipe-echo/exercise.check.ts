@@ -20,6 +20,11 @@ const FLOOD_PIECE = 64 * KiB;
 const FLOOD_CAP = 64 * MiB;
 
 const SHORT = 'Hello, TCP! abc xyz ABC 0123 @[`{\n';
+/** Why bytes can go missing at the client's FIN, and what to do. */
+const LATE_TRANSFORM =
+  "By default (allowHalfOpen: false) Node ends your side right after the client's 'end'. A Transform that calls back at once has handed on every byte by then; " +
+  'one that calls back later (after setImmediate, a timer or I/O) may still hold some, and they come after your FIN and are lost. ' +
+  'Call back at once, or create the server with { allowHalfOpen: true } and let pipe() or pipeline() end the socket after the last byte';
 const AFTER_RESET = 'still there?';
 
 /** The check's own shout: a–z become A–Z, every other byte stays as it was. */
@@ -91,9 +96,13 @@ interface Watched {
   peak: number;
   /** the biggest single write() */
   biggestWrite: number;
+  /** the biggest single read: one chunk Node pushed into the socket */
+  biggestRead: number;
   /** your server stopped reading: its read buffer was full and stayed full */
   stopped: boolean;
   closed: boolean;
+  /** at 'close': had your server ended its side (end(), pipe, pipeline), or only destroyed the socket? */
+  endedBeforeClose?: boolean;
 }
 
 /**
@@ -102,7 +111,7 @@ interface Watched {
  * around write() and push() that measure, then do what they always do.
  */
 function watch(socket: net.Socket, changed: Signal): Watched {
-  const w: Watched = { socket, peak: 0, biggestWrite: 0, stopped: false, closed: false };
+  const w: Watched = { socket, peak: 0, biggestWrite: 0, biggestRead: 0, stopped: false, closed: false };
   // Every byte your server holds unsent went in through write(): sampling
   // writableLength right after each call sees the largest amount it held.
   const write = socket.write as (...args: unknown[]) => boolean;
@@ -123,6 +132,7 @@ function watch(socket: net.Socket, changed: Signal): Watched {
   const push = socket.push;
   socket.push = function (this: net.Socket, chunk: unknown, encoding?: BufferEncoding): boolean {
     const more = push.call(this, chunk, encoding);
+    if (chunk instanceof Uint8Array) w.biggestRead = Math.max(w.biggestRead, chunk.byteLength);
     if (!more && chunk !== null) {
       setImmediate(() => {
         if (!socket.destroyed && socket.readableLength >= socket.readableHighWaterMark) {
@@ -135,6 +145,7 @@ function watch(socket: net.Socket, changed: Signal): Watched {
   };
   socket.once('close', () => {
     w.closed = true;
+    w.endedBeforeClose = socket.writableEnded;
     changed.notify();
   });
   // This listener and the harness's two 'close' listeners are not yours: raise the limit by as
@@ -167,10 +178,14 @@ export default defineCheck<typeof Exercise>(async (c) => {
 
   // ── a short message ──────────────────────────────────────────────────────
 
-  const first = await c.step('connecting to your server', () => c.connect(port, { name: 'the first client' }));
-  const firstRx = c.record(first);
   const short = Buffer.from(SHORT);
   const shortBack = shouted(short);
+  const { first, firstSide } = await c.step('connecting to your server', async () => {
+    const client = await c.connect(port, { name: 'the first client' });
+    return { first: client, firstSide: await serverSide(client, 'your side of the first connection') };
+  });
+  // Room for a few bytes more than the message, to see what a wrong answer adds.
+  const firstRx = c.record(first, { maxBytes: shortBack.length + 1024, from: 'your server' });
 
   await c.step('shouting a short message back', async (s) => {
     s.timeoutMessage = 'the client sent a short message and waits for it (without ending), but your server did not send all of it back: send each chunk back as it arrives';
@@ -179,11 +194,25 @@ export default defineCheck<typeof Exercise>(async (c) => {
     first.write(short);
     await firstRx.wait((r) => r.received >= shortBack.length || r.gotEnd, 'the shouted message');
     const got = firstRx.bytes.subarray(0, shortBack.length);
-    if (!got.equals(shortBack)) {
-      if (got.length < shortBack.length) fail('your server ended the connection before it had sent the whole message back', { expected: show(shortBack), actual: firstRx.describe() });
-      if (got.equals(short)) fail('the message came back, but not shouted: turn a–z into A–Z', { expected: show(shortBack), actual: show(got) });
-      fail('the message came back changed: only a–z turn into A–Z, every other byte stays as it was', { expected: show(shortBack), actual: show(got) });
+    if (got.equals(shortBack)) return;
+    // Something else came first, or instead: give the rest of the echo a moment to arrive, then say what came.
+    let timer: NodeJS.Timeout | undefined;
+    const rest = firstRx.wait((r) => r.bytes.includes(shortBack) || r.bytes.includes(short) || r.gotEnd, 'the rest').catch(() => {});
+    await Promise.race([rest, new Promise((resolve) => (timer = setTimeout(resolve, c.scaled(300))))]);
+    clearTimeout(timer);
+    const all = firstRx.bytes;
+    const echoAt = Math.max(all.indexOf(shortBack), all.indexOf(short));
+    if (echoAt > 0) {
+      fail(
+        `extra bytes before the echo: your server sent ${show(all.subarray(0, echoAt))} before it sent back what the client sent` +
+          `${all.indexOf(shortBack) < 0 ? ', and the echo itself is not shouted' : ''}. Send nothing but the client's own bytes, shouted: ` +
+          'a greeting or a prompt makes the echo no longer byte-exact, and a copy of a file would no longer match it (lesson 04)',
+        { expected: show(shortBack), actual: show(all) },
+      );
     }
+    if (got.length < shortBack.length) fail('your server ended the connection before it had sent the whole message back', { expected: show(shortBack), actual: firstRx.describe() });
+    if (got.equals(short)) fail('the message came back, but not shouted: turn a–z into A–Z', { expected: show(shortBack), actual: show(got) });
+    explainDifference(short, shortBack, got); // the first byte that came back wrong, and why
   });
 
   await c.step("waiting for your server to end after the client's FIN", async (s) => {
@@ -194,6 +223,17 @@ export default defineCheck<typeof Exercise>(async (c) => {
     first.end();
     await firstRx.untilEnd();
     c.expectEqual(firstRx.bytes, shortBack, 'your server sent something more than the shouted message before its FIN');
+    // How did your side close: ended (its FIN after every queued byte), or destroyed?
+    s.timeoutMessage = "the client got your server's FIN, but your server's socket did not close";
+    await changed.until(() => firstSide.closed);
+    if (!firstSide.endedBeforeClose) {
+      fail(
+        "your server closed the connection with destroy() instead of ending it. destroy() drops whatever Node still holds for the client: here nothing was left, " +
+          'but with a client that reads slowly the end of the echo would be lost, and the client could not tell (it gets a FIN either way). ' +
+          "End your side with end() once everything went back (pipe() and pipeline() do it for you)",
+        { expected: "end(), then 'close'", actual: "'close' without end()" },
+      );
+    }
   });
 
   // ── a few MiB of random bytes, read while they are written ──────────────
@@ -220,7 +260,11 @@ export default defineCheck<typeof Exercise>(async (c) => {
       await rx.wait((r) => differs || r.gotEnd, `all ${formatBytes(want.length)} and a FIN`);
       if (differs) explainDifference(payload, want, rx.bytes);
       if (rx.received < want.length) {
-        fail('your server ended the connection before it had sent every byte back (with a Transform in between: create the server with { allowHalfOpen: true })', { expected: s.expected, actual: `${formatBytes(rx.received)}, then a FIN` });
+        fail(
+          `your server ended this second connection after sending back ${formatBytes(rx.received)}. Two usual causes: a stream shared by all connections ` +
+            `(made once, outside the connection listener, it ends with the first client: make one per connection); or this: ${LATE_TRANSFORM}`,
+          { expected: s.expected, actual: `${formatBytes(rx.received)}, then a FIN` },
+        );
       }
     },
     { timeout: 10_000 },
@@ -234,10 +278,14 @@ export default defineCheck<typeof Exercise>(async (c) => {
     return { client, w: await serverSide(client, 'your side of the connection with the client that does not read') };
   });
   const { client: greedy, w } = flooder;
-  /** What back-pressure allows: a buffer just under the high-water mark, plus one write on top; twice that. */
-  const bound = () => 2 * w.socket.writableHighWaterMark + w.biggestWrite;
+  /**
+   * The bound of lesson 04: writableHighWaterMark + one read to send. One read is at most 64 KiB;
+   * a server that writes more at once than it read (it joins reads) gets its biggest write instead.
+   */
+  const oneRead = () => Math.max(w.biggestRead, w.biggestWrite);
+  const bound = () => w.socket.writableHighWaterMark + oneRead();
   const boundText = () =>
-    `at most ${formatBytes(bound())} unsent: twice the socket's writableHighWaterMark (${formatBytes(w.socket.writableHighWaterMark)}) plus your biggest write (${formatBytes(w.biggestWrite)})`;
+    `at most writableHighWaterMark + one read to send: ${formatBytes(w.socket.writableHighWaterMark)} + ${formatBytes(oneRead())} = ${formatBytes(bound())} unsent (socket.writableLength)`;
   const held = () =>
     `your server read ${formatBytes(w.socket.bytesRead)} and held up to ${formatBytes(w.peak)} unsent (socket.writableLength)` +
     `${w.stopped ? ', then stopped reading' : ''}`;
@@ -292,7 +340,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     'the client reads at last: every byte back, then a FIN',
     async (s) => {
       // Your server has stopped reading. Now the client reads: your buffer drains, you read again, both sides end.
-      const rx = c.record(greedy, { keepBytes: false });
+      const rx = c.record(greedy, { keepBytes: false, maxBytes: sent, from: 'your server' });
       let wrongByte = -1;
       greedy.on('data', (chunk: Buffer) => {
         if (wrongByte >= 0) return;
@@ -314,13 +362,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
           actual: `${formatBytes(w.peak)} unsent`,
         });
       }
-      if (rx.received !== sent) {
-        fail(
-          'not every byte came back before your FIN. With a Transform between the two ends, create the server with ' +
-            "{ allowHalfOpen: true }: by default Node ends your side right after the client's FIN, while the Transform may still hold bytes",
-          { expected: s.expected, actual: rx.describe() },
-        );
-      }
+      if (rx.received !== sent) fail(`not every byte came back before your FIN. ${LATE_TRANSFORM}`, { expected: s.expected, actual: rx.describe() });
       if (wrongByte >= 0) fail(`byte ${wrongByte} of what came back is not 'A': the client sent only 'a' (0x61)`);
     },
     { timeout: 5000 },
@@ -330,7 +372,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
 
   await c.step('a client resets its connection: your server must not crash', async (s) => {
     const rude = await c.connect(port, { name: 'the client that resets' });
-    const rx = c.record(rude);
+    const rx = c.record(rude, { maxBytes: 4, from: 'your server' });
     const w = await serverSide(rude, 'your side of the connection that was reset');
     s.timeoutMessage = "the client reset its connection (an RST), but your server's socket did not close";
     s.actual = () => `the client that resets: ${rx.describe()}`;
@@ -343,8 +385,8 @@ export default defineCheck<typeof Exercise>(async (c) => {
 
   await c.step('shouting to a new client after the reset', async (s) => {
     const client = await c.connect(port, { name: 'the client after the reset' });
-    const rx = c.record(client);
     const want = shouted(Buffer.from(AFTER_RESET));
+    const rx = c.record(client, { maxBytes: want.length, from: 'your server' });
     s.timeoutMessage = 'a new client, after the reset, did not get its message back, then a FIN';
     s.expected = `${show(want)}, then a FIN`;
     s.actual = () => rx.describe();

@@ -18,10 +18,10 @@ function shout(bytes: Buffer): Buffer {
 }
 
 export function startShoutEcho(): net.Server {
-  // allowHalfOpen: by default Node ends our side right after the client's FIN, even while
-  // the Transform still holds shouted bytes; with it, pipeline() ends the socket after the last one.
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+  const server = net.createServer((socket) => {
     // One shouted chunk out for each chunk in: the Transform changes bytes, never their order.
+    // It calls back at once, so when Node ends our side after the client's FIN (allowHalfOpen
+    // is false by default) it holds nothing. One that called back later would need allowHalfOpen.
     const shouter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         done(null, shout(chunk));
