@@ -93,6 +93,10 @@ function assertOneLine(stderr: string): void {
 // ── the commands ──────────────────────────────────────────────────────────
 
 const [first, second] = exerciseLessons();
+/** Text for a RegExp, matched literally (exercise titles have ? and parentheses). */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+// Tests that quote a particular check's steps use exercise 01's.
+const greeter = exerciseLessons().find((l) => l.slug === 'create-server')!;
 
 interface Outcome {
   code: number;
@@ -234,7 +238,8 @@ describe('exercises', { concurrency: true }, () => {
         assert.equal(result.ok, false);
         assert.match(result.failed!.name, step, failedAt(result));
         assert.match(result.failed!.message!, /(did not give control back|held the event loop) for \d+\.\d s \(an endless loop\?\)/);
-        assert.ok(performance.now() - began < 10_000, 'stopped soon after the limit');
+        // Five times the limit at most, for a loop that an overloaded machine hardly lets run.
+        assert.ok(performance.now() - began < 30_000, 'stopped soon after the limit');
       });
     }
 
@@ -321,7 +326,8 @@ describe('exercises', { concurrency: true }, () => {
         });
         const began = performance.now();
         const result = await runCheck(check, file);
-        assert.ok(performance.now() - began < 3000, 'ends soon after the step timeout');
+        // The step's 300 ms, loading and cleaning up; generous for an overloaded machine, far below the default 2 s step and the 60 s deadline.
+        assert.ok(performance.now() - began < 8000, 'ends soon after the step timeout');
         const failed = result.failed!;
         assert.equal(failed.name, 'waiting for a reply');
         assert.equal(failed.timedOutAfter, 300);
@@ -522,14 +528,14 @@ describe('exercises', { concurrency: true }, () => {
         const shownProgress = await invoke(progress_, [], env);
         assert.equal(shownProgress.code, 0, shownProgress.stderr);
         assert.match(shownProgress.stdout, /Progress \[#+-+\] 1\/\d+ exercises done/);
-        assert.match(shownProgress.stdout, new RegExp(`✓\\s+${first.id}\\s+${first.title}`));
-        assert.match(shownProgress.stdout, new RegExp(`·\\s+${second.id}\\s+${second.title}\\s+${second.exercise.title}\\s+← next`));
+        assert.match(shownProgress.stdout, new RegExp(`✓\\s+${first.id}\\s+${literal(first.title)}`));
+        assert.match(shownProgress.stdout, new RegExp(`·\\s+${second.id}\\s+${literal(second.title)}\\s+${literal(second.exercise.title)}\\s+← next`));
         const noExercise = LESSONS.find((l) => !l.exercise);
         if (noExercise) assert.match(shownProgress.stdout, new RegExp(`-\\s+${noExercise.id}\\s+.*\\(no exercise yet\\)`));
 
         const next_ = await invoke(next, [], env);
         assert.equal(next_.code, 0, next_.stderr);
-        assert.match(next_.stdout, new RegExp(`Next: ${second.id} · ${second.exercise.title}`));
+        assert.match(next_.stdout, new RegExp(`Next: ${second.id} · ${literal(second.exercise.title)}`));
         assert.match(next_.stdout, new RegExp(`read\\s+lessons/${folderName(second)}/README\\.md`));
         assert.match(next_.stdout, new RegExp(`run\\s+npm run lesson ${second.id}`));
         assert.match(next_.stdout, new RegExp(`edit\\s+.*${folderName(second)}/exercise\\.ts`));
@@ -718,7 +724,7 @@ describe('exercises', { concurrency: true }, () => {
         const refused = await invoke(reset, [first.id], { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress });
         assert.equal(refused.code, 2);
         assertOneLine(refused.stderr);
-        assert.match(refused.stderr, /no terminal to ask in: add --yes \(npm run reset 01 -- --yes\)/);
+        assert.match(refused.stderr, new RegExp(`no terminal to ask in: add --yes \\(npm run reset ${first.id} -- --yes\\)`));
         assert.equal(readFileSync(path.join(dir, folderName(first), 'exercise.ts'), 'utf8'), mine);
       });
 
@@ -758,13 +764,13 @@ describe('exercises', { concurrency: true }, () => {
 
   describe('the commands, as a learner runs them', { concurrency: true }, () => {
     test('npm run check on the starting file exits 1 naming the failed step', async (t) => {
-      const { dir, progress } = lessonsCopy({ [first.id]: stubOf(first) });
+      const { dir, progress } = lessonsCopy({ [greeter.id]: stubOf(greeter) });
       const env = { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress, WORKBOOK_TYPECHECK: 'off' };
-      const { code, stdout, stderr } = await run(t, 'check.ts', [first.id], env);
+      const { code, stdout, stderr } = await run(t, 'check.ts', [greeter.id], env);
       assert.equal(code, 1, stderr);
       assert.match(stdout, /✗ waiting for your server to emit 'listening'\n\s+your server is not listening: listen\(\) was never called/);
       assert.match(stdout, /Not yet: stopped at "waiting for your server to emit 'listening'"/);
-      assert.match(stdout, new RegExp(`Stuck\\? npm run hint ${first.id}`));
+      assert.match(stdout, new RegExp(`Stuck\\? npm run hint ${greeter.id}`));
       assert.doesNotMatch(stdout, /solution/, 'the reference is not shown before a pass');
       assert.equal(existsSync(progress), false);
     });
@@ -776,9 +782,9 @@ describe('exercises', { concurrency: true }, () => {
         WORKBOOK_PROGRESS: progress,
       });
       assert.equal(code, 0, stderr);
-      assert.match(stdout, new RegExp(`✓ Passed: ${first.id} · ${first.exercise.title}\\.`));
+      assert.match(stdout, new RegExp(`✓ Passed: ${first.id} · ${literal(first.exercise.title)}\\.`));
       assert.match(stdout, new RegExp(`reference solution: lessons/${folderName(first)}/solution/exercise\\.ts`));
-      assert.match(stdout, new RegExp(`Next: ${second.id} · ${second.exercise.title}`));
+      assert.match(stdout, new RegExp(`Next: ${second.id} · ${literal(second.exercise.title)}`));
       assert.equal(existsSync(progress), false);
     });
 
@@ -786,12 +792,12 @@ describe('exercises', { concurrency: true }, () => {
       const { code, stderr } = await run(t, 'check.ts', ['99'], { WORKBOOK_PROGRESS: path.join(tmp, 'unused.json') });
       assert.equal(code, 2);
       assertOneLine(stderr);
-      assert.match(stderr, /^error: there is no lesson "99": exercises exist for 01/);
+      assert.match(stderr, new RegExp(`^error: there is no lesson "99": exercises exist for ${first.id}`));
     });
 
     test('npm run check on a hanging answer ends within its step timeout, says what was open, and exits by itself', async (t) => {
-      const hanging = repoFile(first, 'solution/wrong-no-end.ts');
-      const { code, stdout, stderr } = await run(t, 'check.ts', [first.id, '--file', hanging], {
+      const hanging = repoFile(greeter, 'solution/wrong-no-end.ts');
+      const { code, stdout, stderr } = await run(t, 'check.ts', [greeter.id, '--file', hanging], {
         WORKBOOK_PROGRESS: path.join(tmp, 'unused.json'),
         WORKBOOK_CHECK_TIMEOUT_SCALE: '0.5',
       });
