@@ -257,6 +257,6 @@ export async function main(opts: LessonOptions): Promise<void> {
   }
   console.log(`\nunsent = socket.writableLength, unread = socket.readableLength. On Node ${process.version} the high-water marks`);
   console.log(`are ${size(piped.highWaterMark)} by default (${size(bigger.highWaterMark)} with the option); one read is at most ${size(READ)}.`);
-  console.log(`The bound of pipe(): writableHighWaterMark + one read unsent, readableHighWaterMark + one read unread.`);
+  console.log('The bound of pipe(): writableHighWaterMark + one read to send, readableHighWaterMark + one read received.');
   console.log(`Once the client read, every echo returned every byte: ${[piped, bigger, naive].every((r) => r.echoed === total) ? 'yes' : 'NO'}.`);
 }
