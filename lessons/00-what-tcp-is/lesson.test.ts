@@ -210,7 +210,7 @@ describe('lesson 00', { concurrency: true, timeout: 20_000 }, () => {
     await whenClosed(client);
     const states = await statesWhen(port, (all) => !!timeWaitOf(all, port, clientPort));
     assert.ok(timeWaitOf(states, port, clientPort), `states: ${JSON.stringify(states)}`);
-    assert.equal(stateOf(states, clientPort), undefined, "nothing left on the client's side");
+    assert.equal(stateOf(states, clientPort, port), undefined, "nothing left on the client's side");
   });
 
   test('a server listens again on its port at once, while connections from its last run wait in TIME-WAIT (libuv sets SO_REUSEADDR)', { skip: windows }, async (t) => {
@@ -258,8 +258,8 @@ describe('lesson 00', { concurrency: true, timeout: 20_000 }, () => {
     const socket = await accepted;
     client.end();
     await once(socket, 'end');
-    const both = (all: SocketState[] | undefined) => [all?.find((s) => s.localPort === port && s.peerPort === clientPort)?.state, stateOf(all, clientPort)?.state];
-    const leaking = await statesWhen(port, (all) => stateOf(all, clientPort)?.state === 'FIN-WAIT-2');
+    const both = (all: SocketState[] | undefined) => [stateOf(all, port, clientPort)?.state, stateOf(all, clientPort, port)?.state];
+    const leaking = await statesWhen(port, (all) => stateOf(all, clientPort, port)?.state === 'FIN-WAIT-2');
     assert.deepEqual(both(leaking), ['CLOSE-WAIT', 'FIN-WAIT-2']);
     // Nothing in the kernel moves it on: look again after a while (a negative claim needs a wait).
     await new Promise((resolve) => setTimeout(resolve, 250));

@@ -126,9 +126,10 @@ export async function statesWhen(port: number, done: (states: SocketState[]) => 
   return states;
 }
 
-/** The state of the connection whose local port is `localPort`. */
-export function stateOf(states: SocketState[] | undefined, localPort: number): SocketState | undefined {
-  return states?.find((s) => s.localPort === localPort && s.peerPort !== 0);
+/** The state of one end of a connection: its own port, and the port at the other end. */
+export function stateOf(states: SocketState[] | undefined, localPort: number, peerPort: number): SocketState | undefined {
+  // Both ports: a port may also show TIME-WAITs of older connections with other peers.
+  return states?.find((s) => s.localPort === localPort && s.peerPort === peerPort);
 }
 
 // ── A server whose event loop we block: it runs in a worker thread ───────────
@@ -307,15 +308,16 @@ export async function handshake(host: string, waitRetry: boolean): Promise<{ tim
   // C: the queue holds backlog + 1 connections, so Linux drops C's SYN.
   const c = client(timeline, 'C', busy.port, host);
   sockets.push(c);
-  const states = await statesWhen(busy.port, (all) => all.some((s) => s.state === 'SYN-SENT'), 20);
+  const states = await statesWhen(busy.port, (all) => stateOf(all, c.localPort ?? -1, busy.port)?.state === 'SYN-SENT', 20);
+  if (c.localPort) labels.set(c.localPort, 'C');
   if (states) {
     const listener = states.find((s) => s.state === 'LISTEN');
     if (listener) kernelRow(timeline, 'server', `${listener.recvQ} queued, backlog ${listener.sendQ}`);
-    for (const s of states.filter((s) => s.peerPort === busy.port)) {
-      kernelRow(timeline, 'client', `${labels.get(s.localPort) ?? 'C'} ${s.state}`);
+    // Our three clients only: the port may also show TIME-WAITs of older connections.
+    for (const s of states.filter((s) => s.peerPort === busy.port && labels.has(s.localPort))) {
+      kernelRow(timeline, 'client', `${labels.get(s.localPort)} ${s.state}`);
     }
   }
-  if (c.localPort) labels.set(c.localPort, 'C');
 
   busy.release();
   // Now the loop runs: it accepts A and B, reads their bytes and echoes them.
@@ -368,7 +370,7 @@ export async function teardown(server: net.Server, port: number, host: string): 
   const aPort = a.localPort!; // read it now: a closed socket no longer knows its port
   a.end(); // our FIN: "I have nothing more to send"
   await Promise.all([closed(a), closed(await serverSide)]);
-  const aState = stateOf(await statesWhen(port, (all) => stateOf(all, aPort)?.state === 'TIME-WAIT'), aPort);
+  const aState = stateOf(await statesWhen(port, (all) => stateOf(all, aPort, port)?.state === 'TIME-WAIT'), aPort, port);
   if (aState) kernelRow(timeline, 'client', `A ${aState.state}, ${aState.timeWaitLeft} s left`);
 
   // The server closes first.
@@ -378,8 +380,7 @@ export async function teardown(server: net.Server, port: number, host: string): 
   const bPort = b.localPort!;
   (await serverSide).end(); // this time the server's FIN comes first
   await Promise.all([closed(b), closed(await serverSide)]);
-  const ofB = (all: SocketState[] | undefined) => all?.find((s) => s.localPort === port && s.peerPort === bPort);
-  const bState = ofB(await statesWhen(port, (all) => ofB(all)?.state === 'TIME-WAIT'));
+  const bState = stateOf(await statesWhen(port, (all) => stateOf(all, port, bPort)?.state === 'TIME-WAIT'), port, bPort);
   if (bState) kernelRow(timeline, 'server', `B's ${bState.state}, ${bState.timeWaitLeft} s left`);
 
   // Restart on the same port while those connections still wait in TIME-WAIT.
@@ -418,14 +419,14 @@ export async function closeWait(host: string): Promise<{ timeline: Timeline; lin
   a.end();
   await once(serverSide, 'end');
   // A's side leaves FIN-WAIT-1 once its FIN is acknowledged (that ACK may be delayed).
-  const leaking = await statesWhen(port, (all) => stateOf(all, aPort)?.state === 'FIN-WAIT-2');
-  const ours = leaking?.find((s) => s.localPort === port && s.peerPort === aPort);
-  const theirs = stateOf(leaking, aPort);
+  const leaking = await statesWhen(port, (all) => stateOf(all, aPort, port)?.state === 'FIN-WAIT-2');
+  const ours = stateOf(leaking, port, aPort);
+  const theirs = stateOf(leaking, aPort, port);
   if (ours) kernelRow(timeline, 'server', ours.state);
   if (theirs) kernelRow(timeline, 'client', `A ${theirs.state}`);
   serverSide.end(); // the fix: end our side too
   await Promise.all([closed(a), closed(serverSide)]);
-  const last = stateOf(await statesWhen(port, (all) => stateOf(all, aPort)?.state === 'TIME-WAIT'), aPort);
+  const last = stateOf(await statesWhen(port, (all) => stateOf(all, aPort, port)?.state === 'TIME-WAIT'), aPort, port);
   if (last) kernelRow(timeline, 'client', `A ${last.state}`);
   server.close();
   await once(server, 'close');
