@@ -167,7 +167,7 @@ function hostForClients(host: string): string {
 }
 
 /** How long a stopping server waits for its peers before it destroys what is left. */
-export const STOP_GRACE_MS = 2000;
+export const STOP_GRACE_MS = 5000;
 
 /**
  * Resolves on the first Ctrl-C (SIGINT) or SIGTERM. Listening for them replaces
@@ -195,18 +195,26 @@ export function forgetStopSignal(force: () => void): void {
 }
 
 /**
- * End one connection without cutting anything off: stop handling what the
- * peer sends (the server's 'data' listeners and pipes are detached, so no new
- * reply is started), let the replies already queued go out, then send FIN;
- * keep reading and discarding until the peer's FIN, so that closing never
- * finds unread data (that would send an RST instead of a FIN).
+ * Stop handling what the peer sends: the server's 'data' listeners and pipes
+ * are detached (an http server's parser too), so no new request is read and
+ * no new reply started. What still arrives is read and dropped until the
+ * peer's FIN, so that closing never finds unread data (that would send an
+ * RST instead of a FIN).
  */
-export function finishConnection(socket: net.Socket): void {
+export function stopReading(socket: net.Socket): void {
   socket.unpipe();
   socket.removeAllListeners('data');
   socket.on('data', () => {});
   socket.resume();
-  socket.end();
+}
+
+/**
+ * End one connection without cutting anything off: stopReading(), then FIN
+ * once the replies already queued have gone out (end() waits for them).
+ */
+export function finishConnection(socket: net.Socket): void {
+  stopReading(socket);
+  if (!socket.writableEnded) socket.end();
 }
 
 export interface ServeExtras {
@@ -218,8 +226,9 @@ export interface ServeExtras {
 
 /**
  * `--serve` mode: listen, print how to connect, and run until Ctrl-C or
- * SIGTERM. Then stop accepting, finish every open connection (finishConnection)
- * and resolve once the server has closed. A peer that does not close its side
+ * SIGTERM. Then stop accepting, finish every open connection (finishConnection;
+ * for http, once the answers to requests already read are done) and resolve
+ * once the server has closed. A peer that does not close its side
  * within STOP_GRACE_MS is destroyed; a second Ctrl-C destroys at once.
  */
 export async function serve(server: net.Server, opts: LessonOptions, extras: ServeExtras = {}): Promise<void> {
@@ -227,6 +236,20 @@ export async function serve(server: net.Server, opts: LessonOptions, extras: Ser
   server.on('connection', (socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
+  });
+  // An http(s) server answers requests it has already read after we stop reading:
+  // a connection ends once its last answer is done, not in the middle of one.
+  let stopping = false;
+  const answering = new Map<net.Socket, number>();
+  server.on('request', (req: { socket: net.Socket }, res: NodeJS.EventEmitter) => {
+    const socket = req.socket;
+    answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (answering.get(socket) ?? 1) - 1;
+      if (left > 0) return void answering.set(socket, left);
+      answering.delete(socket);
+      if (stopping) finishConnection(socket);
+    });
   });
 
   server.listen(opts.port, opts.host);
@@ -248,8 +271,14 @@ export async function serve(server: net.Server, opts: LessonOptions, extras: Ser
   const signal = await stopped;
 
   console.log(`\nstopping (${signal}): closing the server and finishing ${open.size} open connection(s)`);
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const socket of open) finishConnection(socket);
+  if (open.size > 0) console.log(`(each gets its answers and a FIN; a peer that does not close within ${STOP_GRACE_MS / 1000} s is cut off — Ctrl-C again to cut off now)`);
+  stopping = true;
+  // net.Server's close(): http's own close() also destroys its idle keep-alive connections
+  // at once, which sends an RST to a client whose next request is already on its way.
+  const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+  // A connection in the middle of an http answer keeps reading (the request's body
+  // may still be on its way) and is finished once that answer is done.
+  for (const socket of open) if (!answering.has(socket)) finishConnection(socket);
   const grace = setTimeout(force, STOP_GRACE_MS);
   await closed;
   clearTimeout(grace);
