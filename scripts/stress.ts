@@ -16,6 +16,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findLesson, LESSONS, type Lesson } from '../lessons/catalog.ts';
@@ -86,12 +87,45 @@ class Server {
 
 type Stop = 'SIGINT' | 'SIGTERM' | 'SIGTERM to the group';
 
-function connect(port: number): Promise<net.Socket> {
-  const socket = net.connect(port, DEFAULT_HOST);
+/**
+ * How to talk to a server. Most lesson servers read raw lines. Lesson 09's is
+ * an https server: its banner names the CA file of the run (--cacert), and the
+ * same loads go in as request bodies over TLS.
+ */
+interface Dialect {
+  connect(port: number): Promise<net.Socket>;
+  /** what goes before a body of `bytes` bytes */
+  head(bytes: number): string;
+  /** a request that gets an answer */
+  hello: string;
+}
+
+let dialect: Dialect = {
+  connect: (port) => connected(net.connect(port, DEFAULT_HOST), 'connect'),
+  head: () => '',
+  hello: 'hello\n',
+};
+
+function dialectOf(server: Server): Dialect {
+  const caFile = /--cacert (\S+)/.exec(server.output)?.[1];
+  if (!caFile) return dialect;
+  const ca = readFileSync(caFile);
+  return {
+    connect: (port) => connected(tls.connect({ port, host: DEFAULT_HOST, servername: 'localhost', ca }), 'secureConnect'),
+    head: (bytes) => `POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${bytes}\r\n\r\n`,
+    hello: 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n',
+  };
+}
+
+function connected(socket: net.Socket, event: 'connect' | 'secureConnect'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
+    socket.once(event, () => resolve(socket));
     socket.once('error', reject);
   });
+}
+
+function connect(port: number): Promise<net.Socket> {
+  return dialect.connect(port);
 }
 
 /** Write `total` bytes of one-character lines as fast as `socket` takes them; stop early on `stop()`. */
@@ -121,6 +155,7 @@ async function round(port: number, lines: number): Promise<{ received: number }>
   socket.on('data', (chunk: Buffer) => (received += chunk.length));
   socket.on('error', () => {});
   const closed = once(socket, 'close');
+  socket.write(dialect.head(lines * 2));
   await sendLines(socket, lines * 2);
   socket.end();
   await closed;
@@ -132,6 +167,7 @@ async function neverReads(port: number, bytes: number): Promise<{ sent: number; 
   const socket = await connect(port);
   socket.on('error', () => {});
   socket.pause();
+  socket.write(dialect.head(bytes));
   const sent = await sendLines(socket, bytes);
   return { sent, socket };
 }
@@ -141,7 +177,7 @@ async function answers(port: number): Promise<boolean> {
   try {
     const socket = await connect(port);
     socket.on('error', () => {});
-    socket.write('hello\n');
+    socket.write(dialect.hello);
     const got = await Promise.race([once(socket, 'data').then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref())]);
     socket.destroy();
     return got;
@@ -203,6 +239,7 @@ async function stopDuringTransfer(lesson: Lesson, how: Stop, bytes: number): Pro
     const stopping = /stopping/.test(server.output) && /server closed/.test(server.output);
     return code === 0 && stopping ? 'ok: stopping line, exit 0 (UDP: no connection to finish)' : `FAILED: exit code ${code}${stopping ? '' : ', no stopping line'}`;
   }
+  dialect = dialectOf(server);
   const socket = await connect(server.port);
   const errors: string[] = [];
   socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
@@ -210,12 +247,25 @@ async function stopDuringTransfer(lesson: Lesson, how: Stop, bytes: number): Pro
   socket.on('end', () => (fin = true));
   socket.resume();
   let signalled = false;
-  await sendLines(socket, bytes, () => fin, (sent) => {
-    if (!signalled && sent >= bytes / 8) {
-      signalled = true;
-      server.stop(how);
+  if (dialect.head(0) !== '') {
+    // http: one request after another on a kept-alive connection (Node's http server resets
+    // a client that floods it with pipelined requests, whatever happens at a stop).
+    let answered = () => {};
+    socket.on('data', () => answered());
+    socket.on('close', () => answered());
+    for (let i = 0; !fin && !socket.destroyed; i += 1) {
+      if (i === 20) (signalled = true), server.stop(how);
+      socket.write(dialect.hello);
+      await new Promise<void>((resolve) => (answered = resolve));
     }
-  });
+  } else {
+    await sendLines(socket, bytes, () => fin, (sent) => {
+      if (!signalled && sent >= bytes / 8) {
+        signalled = true;
+        server.stop(how);
+      }
+    });
+  }
   if (!signalled) server.stop(how);
   if (!socket.destroyed) await once(socket, 'close');
   const code = await server.exited;
@@ -248,6 +298,7 @@ async function main(argv: string[]): Promise<number> {
   let ok = true;
   try {
     await server.ready();
+    dialect = dialectOf(server);
     const udp = server.udp;
     // Warm up: the first requests compile code.
     if (udp) await datagrams(server.port, 10_000, 1);
