@@ -1,8 +1,8 @@
 // A known wrong answer: one Transform for the whole server, made once outside
 // the connection listener. The first client works; when it ends, the
 // Transform ends with it, and every later connection is piped through a
-// finished stream. The check must fail it at "shouting 2 MiB of random bytes
-// back, byte for byte" (its second client).
+// finished stream. The check must fail it at "shouting 256 KiB of random
+// bytes back, byte for byte" (its second client).
 import net from 'node:net';
 import { Transform, pipeline } from 'node:stream';
 

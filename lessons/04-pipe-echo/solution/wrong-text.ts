@@ -2,8 +2,8 @@
 // chunk as UTF-8, so a byte that is not part of valid UTF-8 becomes U+FFFD
 // (three bytes, ef bf bd), a character cut between two chunks is broken, and
 // toUpperCase() changes letters beyond a–z too ('ß' becomes 'SS'). ASCII text
-// survives, random bytes do not. The check must fail it at "shouting 2 MiB of
-// random bytes back, byte for byte".
+// survives, random bytes do not. The check must fail it at "shouting 256 KiB
+// of random bytes back, byte for byte".
 import net from 'node:net';
 import { Transform, pipeline } from 'node:stream';
 
