@@ -2,7 +2,7 @@
 // Run: npm run lesson 01        (or: npm run lesson 01 -- --serve)
 import { once } from 'node:events';
 import net from 'node:net';
-import { isLoopback, listening, serve, type LessonOptions } from '../shared/cli.ts';
+import { clientTarget, isLoopback, listening, serve, type LessonOptions } from '../shared/cli.ts';
 import { readUntil } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 
@@ -88,13 +88,6 @@ export function answerLines(socket: net.Socket, answer: (line: string) => string
 /** telnet ends its lines with \r\n: drop the \r. */
 function withoutCR(line: string): string {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
-}
-
-/** Where a demo client connects: an "any" address means "this machine" to a client. */
-export function clientTarget(address: string): string {
-  if (address === '0.0.0.0') return '127.0.0.1';
-  if (address === '::') return '::1';
-  return address;
 }
 
 /** One true sentence about who can reach a server bound to `address`. */

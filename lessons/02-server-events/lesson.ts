@@ -2,8 +2,7 @@
 // Run: npm run lesson 02        (or: npm run lesson 02 -- --serve)
 import { once } from 'node:events';
 import net from 'node:net';
-import { finishConnection, listening, serve, type LessonOptions } from '../shared/cli.ts';
-import { clientTarget } from '../01-create-server/lesson.ts';
+import { clientTarget, finishConnection, listening, serve, type LessonOptions } from '../shared/cli.ts';
 import { readUntil } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 

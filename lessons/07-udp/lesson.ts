@@ -7,7 +7,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCounter, measure } from '../06-coalescing/lesson.ts';
 import {
-  explainListenError, forgetStopSignal, positiveInt, stopSignal, type FlagSpec, type LessonOptions,
+  clientTarget, explainListenError, forgetStopSignal, positiveInt, stopSignal, type FlagSpec, type LessonOptions,
 } from '../shared/cli.ts';
 import { Timeline, describe, type Side } from '../shared/timeline.ts';
 
@@ -446,7 +446,7 @@ export async function serveUdp(opts: LessonOptions): Promise<void> {
   // Closing a UDP socket is immediate: a second Ctrl-C has nothing left to force.
   const force = () => {};
   const stopped = stopSignal(force);
-  const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
+  const host = clientTarget(address);
   console.log(`listening on ${where({ address, port })}. Talk to it from another terminal:`);
   console.log(`  nc -u ${host} ${port}`);
   console.log(`  socat - UDP:${host.includes(':') ? `[${host}]` : host}:${port}`);

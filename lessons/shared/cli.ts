@@ -161,9 +161,11 @@ export function explainListenError(err: NodeJS.ErrnoException & { address?: stri
   }
 }
 
-function hostForClients(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return DEFAULT_HOST;
-  return host;
+/** Where a client on this machine connects: an "any" address means "this machine" to a client. */
+export function clientTarget(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '::1';
+  return address;
 }
 
 /** How long a stopping server waits for its peers before it destroys what is left. */
@@ -261,7 +263,7 @@ export async function serve(server: net.Server, opts: LessonOptions, extras: Ser
   };
   const stopped = stopSignal(force);
 
-  const host = hostForClients(address);
+  const host = clientTarget(address);
   const bracketed = host.includes(':') ? `[${host}]` : host;
   const commands = extras.commands?.(host, port) ?? [`nc ${host} ${port}`, `telnet ${host} ${port}`, `socat - TCP:${bracketed}:${port}`];
   console.log(`listening on ${address.includes(':') ? `[${address}]` : address}:${port}. Talk to it from another terminal:`);

@@ -86,8 +86,9 @@ export class Timeline {
 
   /**
    * Record a socket's events, and its write() and end() calls as arrows to the
-   * other side. Watching 'data' makes the socket flow, so leave it out of
-   * `events` when a lesson needs a socket that does not read.
+   * other side. Watching 'data' does not make the socket read (a prepended
+   * listener does not start the flow): the lesson's own reading does, and the
+   * timeline then sees every chunk.
    */
   watch(
     socket: EventEmitter & { write: Function; end: Function },
@@ -96,21 +97,22 @@ export class Timeline {
     /** names the socket in every row ("A connect") when several share a side */
     label?: string,
   ): void {
-    const add = (name: string, detail: string, sends = false) =>
-      this.add(side, label ? `${label} ${name}` : name, detail, sends);
+    // The detail is worked out only for events the timeline keeps (past its limit they are only counted).
+    const add = (name: string, detail: () => string, sends = false) =>
+      this.add(side, label ? `${label} ${name}` : name, this.events.length < this.#limit ? detail() : '', sends);
     for (const name of events) {
       // Prepended, so the event is recorded before the lesson's own listeners react to it.
       socket.prependListener(name, (arg?: unknown) => {
-        if (name === 'close') add('close', `hadError: ${arg === true}`);
-        else if (name === 'error') add('error', (arg as NodeJS.ErrnoException).code ?? String(arg));
-        else add(name, describe(arg));
+        if (name === 'close') add('close', () => `hadError: ${arg === true}`);
+        else if (name === 'error') add('error', () => (arg as NodeJS.ErrnoException).code ?? String(arg));
+        else add(name, () => describe(arg));
       });
     }
-    record(socket, 'write', (args) => add('write()', describe(args[0]), true));
+    record(socket, 'write', (args) => add('write()', () => describe(args[0]), true));
     record(socket, 'end', (args) => {
       const data = typeof args[0] === 'function' ? undefined : args[0];
-      if (data !== undefined) add('write()', describe(data), true);
-      add('end()', 'FIN', true);
+      if (data !== undefined) add('write()', () => describe(data), true);
+      add('end()', () => 'FIN', true);
     });
   }
 
