@@ -256,7 +256,9 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
     assert.deepEqual(await events, ['data', 'end', 'error EPIPE', 'close true']);
     assert.equal(late.returned, false);
     assert.equal(late.destroyed, true);
-    assert.equal(((await late.callback) as NodeJS.ErrnoException | undefined)?.code, 'EPIPE');
+    const err = (await late.callback) as NodeJS.ErrnoException | undefined;
+    assert.equal(err?.code, 'EPIPE');
+    assert.equal(err?.message, 'This socket has been ended by the other party');
   });
 
   test("allowHalfOpen false: without an 'error' listener, that late write crashes the process (EPIPE)", async () => {
