@@ -47,6 +47,8 @@ interface LearnerTimer {
   armedAt: number;
   /** when its callback last started */
   firedAt?: number;
+  /** Node's Timeout object: `_destroyed` once it has fired (and will not repeat) or was cleared */
+  resource: { _destroyed?: boolean };
 }
 
 /**
@@ -71,7 +73,8 @@ class Callbacks {
         if (type === 'PROMISE') return;
         this.#types.set(id, type);
         if (type === 'Timeout' && calledFrom(places)) {
-          this.#timers.set(id, { ms: (resource as { _idleTimeout?: number })._idleTimeout ?? NaN, armedAt: performance.now() });
+          const timeout = resource as { _idleTimeout?: number; _destroyed?: boolean };
+          this.#timers.set(id, { ms: timeout._idleTimeout ?? NaN, armedAt: performance.now(), resource: timeout });
         }
       },
       before: (id) => {
@@ -89,6 +92,11 @@ class Callbacks {
       },
     });
     this.#hook.enable();
+  }
+
+  /** True while a timer the learner's code armed can still go off. */
+  get timersPending(): boolean {
+    return [...this.#timers.values()].some((timer) => timer.resource._destroyed === false);
   }
 
   stop(): void {
@@ -317,7 +325,24 @@ export default defineCheck<typeof Exercise>(async (c) => {
         const read = learner ? `your socket got ${learner.bytesRead} B and ${learner.readableEnded ? "emitted 'end'" : "has not emitted 'end' (it comes only once the data before the FIN has been read)"}; ` : '';
         return `${read}${first.describe()}`;
       };
-      await changed.until(() => first.settled);
+      // Once the learner's socket has closed and no timer of theirs is left, nothing can settle
+      // the promise any more: say so at once instead of waiting for the step's timeout.
+      let nothingLeft = false;
+      const afterClose = async () => {
+        for (let i = 0; i < 20 && !first.settled; i += 1) await turn();
+        nothingLeft = !first.settled && !callbacks.timersPending;
+        changed.notify();
+      };
+      if (learner?.destroyed) void afterClose();
+      else learner?.once('close', () => void afterClose());
+      await changed.until(() => first.settled || nothingLeft);
+      if (!first.settled) {
+        const how = learner && endedAt.has(learner) ? "emitted 'end' and then 'close'" : 'closed';
+        fail(`your socket ${how}, and your promise is still pending: nothing is left that could settle it. Resolve it in the 'end' listener`, {
+          expected: s.expected,
+          actual: s.actual(),
+        });
+      }
       const ended = learner ? endedAt.get(learner) : undefined;
       if (learner && ended === undefined) stillPending(first, "just as it arrived, before your socket's 'end'", written);
       const timer = first.settledInTimer;
