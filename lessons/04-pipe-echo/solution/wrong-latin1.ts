@@ -1,8 +1,9 @@
 // A known wrong answer: it decodes each chunk as latin1, "so that every byte
 // is one character", and upper-cases the text. The round trip through latin1
-// keeps every byte, but toUpperCase() changes more than a–z: 0xe0–0xfe (à–þ)
-// turn into 0xc0–0xde, 0xb5 (µ) and 0xff (ÿ) leave latin1 altogether. The
-// check must fail it at "shouting 2 MiB of random bytes back, byte for byte".
+// keeps every byte, but toUpperCase() changes more than a–z: the letters
+// among 0xe0–0xfe (à–þ) turn into 0xc0–0xde, 0xb5 (µ) and 0xff (ÿ) leave
+// latin1 altogether. The check must fail it at "shouting 256 KiB of random
+// bytes back, byte for byte".
 import net from 'node:net';
 import { Transform, pipeline } from 'node:stream';
 
