@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, test, type TestContext } from 'node:test';
 import { UsageError } from '../shared/cli.ts';
 import { closed, readAll } from '../shared/read.ts';
-import { HOST, closedPort, connect, listen, mustCall, mustNotCall, nextConnection, onCleanup, paused, sendWithoutReading } from '../shared/testing.ts';
+import { HOST, ONE_READ, assertStopsReading, closedPort, connect, listen, mustCall, mustNotCall, nextConnection, onCleanup } from '../shared/testing.ts';
 import { BusyServer, createEchoServer, main, sharedClock, ssUnavailable, stateOf, statesWhen, tcpStates, type SocketState } from './lesson.ts';
 
 // The kernel's view comes from ss: Linux only. Elsewhere those tests skip and say so.
@@ -17,9 +17,6 @@ const noPython =
   (noSs || spawnSync('python3', ['-c', 'print(1)']).status !== 0) &&
   (noSs || 'python3 is not installed: it plays a program that binds without SO_REUSEADDR');
 const windows = process.platform === 'win32' && 'libuv does not set SO_REUSEADDR on Windows; not measured there';
-/** One read of a socket: what a single 'data' event can hold. */
-const READ = 64 * 1024;
-
 /** A server from the lesson, listening on port 0; its accepted sockets are closed when the test ends. */
 async function echo(t: TestContext, options: Parameters<typeof createEchoServer>[0] = {}): Promise<{ server: net.Server; port: number }> {
   const server = createEchoServer(options);
@@ -347,14 +344,8 @@ describe('lesson 00', { concurrency: true, timeout: 20_000 }, () => {
     const accepted = acceptNext(server);
     const client = track(await connect(t, port));
     const socket = await accepted;
-    client.pause();
-    const total = 32 * 1024 * 1024; // far more than the kernel's buffers on both sides hold
-    const sender = sendWithoutReading(client, Buffer.alloc(READ, 'x'), total);
-    const first = await Promise.race([paused(socket).then(() => 'paused'), sender.done.then(() => 'sent all')]);
-    assert.equal(first, 'paused', `the client sent all ${total} bytes and the echo never stopped reading`);
-    assert.ok(socket.writableLength <= socket.writableHighWaterMark + READ, `writableLength ${socket.writableLength}`);
-    assert.ok(socket.readableLength <= socket.readableHighWaterMark + READ, `readableLength ${socket.readableLength}`);
-    assert.ok(sender.sent() < total, 'the client is stalled too');
+    const total = 32 * 1024 * 1024;
+    const sender = await assertStopsReading(t, client, socket, Buffer.alloc(ONE_READ, 'x'), total, ONE_READ);
     // Now the client reads: the echo resumes on 'drain', and every byte comes back.
     let echoed = 0;
     client.on('data', (chunk: Buffer) => (echoed += chunk.length));

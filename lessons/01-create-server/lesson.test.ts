@@ -6,11 +6,10 @@ import { performance } from 'node:perf_hooks';
 import { describe, test, type TestContext } from 'node:test';
 import { finishConnection } from '../shared/cli.ts';
 import { closed, readAll, readUntil } from '../shared/read.ts';
-import { HOST, connect, listen, mustCall, nextConnection, paused, sendWithoutReading } from '../shared/testing.ts';
+import { HOST, ONE_READ, assertStopsReading, connect, listen, mustCall, nextConnection, until } from '../shared/testing.ts';
 import { ANSWER_BATCH, GREETING, MAX_LINE, TOO_LONG, createGreeter, main, reach, reply } from './lesson.ts';
 
 /** The most one 'data' event carries: Node reads a TCP socket 64 KiB at a time. */
-const READ = 64 * 1024;
 
 /** A greeter, a connected client that has read the greeting, and the server's socket for it. */
 async function greeted(t: TestContext): Promise<{ client: net.Socket; socket: net.Socket }> {
@@ -19,11 +18,6 @@ async function greeted(t: TestContext): Promise<{ client: net.Socket; socket: ne
   const client = await connect(t, await listen(t, server));
   await readUntil(client, (text) => text.includes(GREETING));
   return { client, socket: await accepted };
-}
-
-/** Wait a turn of the event loop at a time until `done()` (a condition, not a fixed time). */
-async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 // A broken lesson makes a test wait for ever: the time limit turns that into a failure.
@@ -83,8 +77,8 @@ describe('lesson 01', { concurrency: true, timeout: 20_000 }, () => {
     const answers = readUntil(client, (text) => text.length >= total);
     client.write(`${line}\n`.repeat(count));
     await answers;
-    assert.ok(largest <= READ, `a read of ${largest} bytes`);
-    assert.ok(reads >= (count * (line.length + 1)) / READ, `${reads} reads`);
+    assert.ok(largest <= ONE_READ, `a read of ${largest} bytes`);
+    assert.ok(reads >= (count * (line.length + 1)) / ONE_READ, `${reads} reads`);
     assert.ok(writes.every((length) => length < ANSWER_BATCH + reply(line).length), `a write of ${Math.max(...writes)} characters`);
     assert.ok(writes.length <= reads + total / ANSWER_BATCH, `${writes.length} writes for ${reads} reads`);
   });
@@ -196,22 +190,9 @@ describe('lesson 01', { concurrency: true, timeout: 20_000 }, () => {
       const { client, socket } = await greeted(t);
       client.pause(); // reading the greeting left it flowing: from now on it reads nothing
       const line = `${'y'.repeat(99)}\n`;
-      const total = line.length * 160_000; // 16 MB: more than the kernel's buffers on both sides hold
-      const sender = sendWithoutReading(client, Buffer.from(line.repeat(Math.ceil(READ / line.length))), total);
-      const first = await Promise.race([paused(socket).then(() => 'paused'), sender.done.then(() => 'sent all')]);
-      assert.equal(first, 'paused', `the client sent all ${total} bytes and the server never stopped reading`);
-      // Paused, the socket still reads into its buffer until that holds readableHighWaterMark.
-      await until(() => socket.readableLength >= socket.readableHighWaterMark);
-      const answersToOneRead = Math.ceil(READ / line.length) * reply(line.slice(0, -1)).length;
-      assert.ok(
-        socket.writableLength <= socket.writableHighWaterMark + answersToOneRead,
-        `writableLength ${socket.writableLength}, expected at most ${socket.writableHighWaterMark} + ${answersToOneRead}`,
-      );
-      assert.ok(
-        socket.readableLength <= socket.readableHighWaterMark + READ,
-        `readableLength ${socket.readableLength}, expected at most ${socket.readableHighWaterMark} + ${READ}`,
-      );
-      assert.ok(sender.sent() < total, 'the client is stalled too');
+      const total = line.length * 160_000; // 16 MB
+      const answersToOneRead = Math.ceil(ONE_READ / line.length) * reply(line.slice(0, -1)).length;
+      const sender = await assertStopsReading(t, client, socket, Buffer.from(line.repeat(Math.ceil(ONE_READ / line.length))), total, answersToOneRead);
 
       // Now the client reads: the server resumes on 'drain', and every line gets its answer.
       let newlines = 0;

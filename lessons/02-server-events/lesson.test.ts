@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test, { describe, type TestContext } from 'node:test';
 import { closed, readAll, readUntil } from '../shared/read.ts';
-import { HOST, closedPort, connect, listen, mustCall, mustNotCall, nextConnection, paused, sendWithoutReading } from '../shared/testing.ts';
+import { HOST, ONE_READ, assertStopsReading, closedPort, connect, listen, mustCall, mustNotCall, nextConnection, paused } from '../shared/testing.ts';
 import { closeGracefully, createEchoServer, main, trackSockets } from './lesson.ts';
 
 /** Connect a client and wait until the server has accepted it too: [client, the server's socket]. */
@@ -60,9 +60,6 @@ function socketPath(): string {
 
 const noUnixSockets = process.platform === 'win32' && 'Windows servers listen on named pipes (\\\\?\\pipe\\…), not on socket files';
 
-/** The most one 'data' event carries: Node reads a TCP socket 64 KiB at a time. */
-const READ = 64 * 1024;
-
 /** `size` bytes of a pattern that repeats every 251 bytes, so a prefix of it can be recognised. */
 function pattern(size: number): Buffer {
   const out = Buffer.alloc(size);
@@ -85,11 +82,6 @@ async function trackedEcho(t: TestContext) {
   const client = await connect(t, await listen(t, server));
   const socket = await accepted;
   return { server, sockets, client, socket, serverErrors: errorCodes(socket) };
-}
-
-/** Wait a turn of the event loop at a time until `done()` (a condition, not a fixed time). */
-async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 // libuv before 1.52 (Node 20 and 22) reports a reset that arrives right behind data
@@ -482,15 +474,8 @@ describe('lesson 02', { concurrency: true }, () => {
     const accepted = nextConnection(server);
     const client = await connect(t, await listen(t, server));
     const socket = await accepted;
-    client.pause();
-    const total = 16 * 1024 * 1024; // more than the kernel's buffers on both sides hold
-    const sender = sendWithoutReading(client, pattern(READ), total);
-    const first = await Promise.race([paused(socket).then(() => 'paused'), sender.done.then(() => 'sent all')]);
-    assert.equal(first, 'paused', `the client sent all ${total} bytes and the echo never stopped reading`);
-    await until(() => socket.readableLength >= socket.readableHighWaterMark);
-    assert.ok(socket.writableLength <= socket.writableHighWaterMark + READ, `writableLength ${socket.writableLength}`);
-    assert.ok(socket.readableLength <= socket.readableHighWaterMark + READ, `readableLength ${socket.readableLength}`);
-    assert.ok(sender.sent() < total, 'the client is stalled too');
+    const total = 16 * 1024 * 1024;
+    const sender = await assertStopsReading(t, client, socket, pattern(ONE_READ), total, ONE_READ);
     // Now the client reads: the echo resumes on 'drain', and every byte comes back.
     let echoed = 0;
     client.on('data', (chunk: Buffer) => (echoed += chunk.length));

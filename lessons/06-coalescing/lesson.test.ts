@@ -6,7 +6,7 @@ import test, { before, describe } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { closed, readAll } from '../shared/read.ts';
 import { UsageError, finishConnection } from '../shared/cli.ts';
-import { HOST, connect, listen, nextConnection, paused, sendWithoutReading } from '../shared/testing.ts';
+import { HOST, ONE_READ, assertStopsReading, connect, listen, nextConnection, paused, sendWithoutReading } from '../shared/testing.ts';
 import { Timeline } from '../shared/timeline.ts';
 import { segmentsUnavailable } from '../05-nagle/lesson.ts';
 import {
@@ -509,9 +509,6 @@ test('length-prefixed frames survive a real socket: a frame echo server, random 
 
 // ── back-pressure, and --serve ─────────────────────────────────────────────────
 
-/** Bytes of input the line server reads at once at most: one read of libuv's 64 KiB buffer. */
-const ONE_READ = MAX_CHUNK;
-
 test(
   'a client that never reads leaves the line server holding at most writableHighWaterMark + the answers to one read, ' +
     'and readableHighWaterMark + one read of input; once it reads, every answer arrives',
@@ -523,20 +520,10 @@ test(
     const socket = await accepted;
     const text = 'x'.repeat(999); // lines of 1000 B with their \n
     const chunk = Buffer.from(`${text}\n`.repeat(65));
-    const total = chunk.length * 512; // 33 MB: far more than the kernels' buffers on both sides hold
+    const total = chunk.length * 512; // 33 MB
     const lines = total / (text.length + 1);
-    const sender = sendWithoutReading(client, chunk, total);
-    let sentAll = false;
-    void sender.done.then(() => (sentAll = true));
-    const stopped = await Promise.race([paused(socket).then(() => true), sender.done.then(() => false)]);
-    assert.ok(stopped, `the server read all ${sender.sent()} B from a client that reads nothing, without pausing: its answers pile up in memory`);
-    // Paused, Node still reads until its buffer holds readableHighWaterMark bytes; wait for that.
-    while (socket.readableLength < socket.readableHighWaterMark && !sentAll) await nextTurn();
     const answersToOneRead = Math.ceil(ONE_READ / (text.length + 1)) * answer(lines, text).length;
-    const detail = `after the client sent ${sender.sent()} B: writableLength ${socket.writableLength} (high-water mark ${socket.writableHighWaterMark}), readableLength ${socket.readableLength} (high-water mark ${socket.readableHighWaterMark})`;
-    t.diagnostic(detail);
-    assert.ok(socket.writableLength <= socket.writableHighWaterMark + answersToOneRead, `expected writableLength ≤ ${socket.writableHighWaterMark} + ${answersToOneRead}; ${detail}`);
-    assert.ok(socket.readableLength <= socket.readableHighWaterMark + ONE_READ, `expected readableLength ≤ ${socket.readableHighWaterMark} + ${ONE_READ}; ${detail}`);
+    const sender = await assertStopsReading(t, client, socket, chunk, total, answersToOneRead);
 
     // Now the client stops sending and reads: the server resumes on 'drain', and every line gets its answer, in order.
     sender.stop();

@@ -142,3 +142,49 @@ export function sendWithoutReading(client: net.Socket, chunk: Buffer, total: num
   })();
   return { sent: () => sent, stop: () => void (stopped = true), done };
 }
+
+/** The most a socket reads at once: libuv reads into a buffer of 64 KiB. */
+export const ONE_READ = 64 * 1024;
+
+/**
+ * Wait until `done()` is true, looking again every millisecond: for a state
+ * that no event announces (how full a buffer is). A 1 ms timer, not
+ * setImmediate: the event loop waits for I/O in between instead of spinning.
+ */
+export async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+/**
+ * The first half of every back-pressure test. `client` (not reading: new, or
+ * paused) sends `chunk` again and again, `total` bytes: far more than the
+ * kernels' buffers on both sides hold. The server must pause `socket`, its
+ * side, before all of it is sent. Once Node has filled its read buffer, the
+ * socket may hold at most writableHighWaterMark + `answersToOneRead` to send,
+ * and readableHighWaterMark + ONE_READ received. Returns the sender, still
+ * running: stop it, or let the client read, to see every answer arrive.
+ */
+export async function assertStopsReading(
+  t: TestContext,
+  client: net.Socket,
+  socket: net.Socket,
+  chunk: Buffer,
+  total: number,
+  answersToOneRead: number,
+): Promise<ReturnType<typeof sendWithoutReading>> {
+  const sender = sendWithoutReading(client, chunk, total);
+  let sentAll = false;
+  void sender.done.then(() => (sentAll = true));
+  const first = await Promise.race([paused(socket).then(() => 'paused'), sender.done.then(() => 'sent all')]);
+  assert.equal(first, 'paused', `the client sent all ${sender.sent()} B and the server never stopped reading: what it owes piles up in memory`);
+  // Paused, Node still reads until its buffer holds readableHighWaterMark bytes: wait for that.
+  await until(() => socket.readableLength >= socket.readableHighWaterMark || sentAll);
+  const detail =
+    `after the client sent ${sender.sent()} B: writableLength ${socket.writableLength} (high-water mark ${socket.writableHighWaterMark}), ` +
+    `readableLength ${socket.readableLength} (high-water mark ${socket.readableHighWaterMark})`;
+  t.diagnostic(detail);
+  assert.ok(socket.writableLength <= socket.writableHighWaterMark + answersToOneRead, `expected writableLength ≤ ${socket.writableHighWaterMark} + ${answersToOneRead}; ${detail}`);
+  assert.ok(socket.readableLength <= socket.readableHighWaterMark + ONE_READ, `expected readableLength ≤ ${socket.readableHighWaterMark} + ${ONE_READ}; ${detail}`);
+  assert.ok(sender.sent() < total, 'the client is stalled too');
+  return sender;
+}
