@@ -136,6 +136,8 @@ async function sendLines(socket: net.Socket, total: number, stop: () => boolean 
     const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
     sent += piece.length;
     onProgress?.(sent);
+    // Yield a turn after each write: this client must read while it writes.
+    await new Promise((resolve) => setImmediate(resolve));
     if (!socket.write(piece)) {
       const drained = await Promise.race([
         once(socket, 'drain').then(() => true, () => false),

@@ -86,6 +86,10 @@ async function stopDuringTransfer(t: TestContext, server: ReturnType<typeof star
       }
       sent += line.length;
       if (!client.write(line)) await Promise.race([once(client, 'drain'), ended]);
+      // A turn of the event loop after each write, so that this client reads while it writes:
+      // write() keeps returning true while the server drops what it gets, and a loop that never
+      // yields would never read the server's last answers and its FIN.
+      else await new Promise((resolve) => setImmediate(resolve));
     }
   })();
   await Promise.race([ended, closedClient]); // the server's FIN, or else the reason why not
