@@ -36,7 +36,8 @@ import { main as reset } from '../scripts/reset.ts';
 import { report } from '../scripts/lib/report.ts';
 
 // Stubs and wrong answers that hang wait out a step timeout: half of it is plenty on loopback.
-const FAST = { timeoutScale: 0.5 };
+// An answer that loops for ever is stopped after 1 s of a held event loop instead of 2 s.
+const FAST = { timeoutScale: 0.5, blockedMs: 1000 };
 // A watch test waits for several processes in turn: on a loaded machine each can take seconds.
 const SLOW = 60_000;
 
@@ -219,7 +220,7 @@ describe('exercises', { concurrency: true }, () => {
     const server = (handler: string, top = '') => learnerFile(`import net from 'node:net';\n${top}\nexport function start() {\n  const server = net.createServer((socket) => {\n    socket.on('error', () => {});\n    ${handler}\n  });\n  server.listen(0, '127.0.0.1');\n  return server;\n}\n`);
     // The production limits are 2 s, and 5 s while loading: shorter ones keep the loop tests cheap
     // (a loop burns a core until it is stopped). The other tests keep the production limits.
-    const quick = { blockedMs: 600, blockedLoadingMs: 1500 };
+    const quick = { blockedMs: 400, blockedLoadingMs: 600 };
 
     test('the harness checks below pass a correct answer', async () => {
       const result = await runIsolated(serverCheck, server("socket.end('hello\\n');"));
@@ -780,6 +781,7 @@ describe('exercises', { concurrency: true }, () => {
       const { code, stdout, stderr } = await run(t, 'check.ts', [first.id, '--file', path.relative(ROOT, solutionFile(first))], {
         WORKBOOK_LESSONS_DIR: dir,
         WORKBOOK_PROGRESS: progress,
+        WORKBOOK_TYPECHECK: 'off',
       });
       assert.equal(code, 0, stderr);
       assert.match(stdout, new RegExp(`✓ Passed: ${first.id} · ${literal(first.exercise.title)}\\.`));
@@ -800,6 +802,7 @@ describe('exercises', { concurrency: true }, () => {
       const { code, stdout, stderr } = await run(t, 'check.ts', [greeter.id, '--file', hanging], {
         WORKBOOK_PROGRESS: path.join(tmp, 'unused.json'),
         WORKBOOK_CHECK_TIMEOUT_SCALE: '0.5',
+        WORKBOOK_TYPECHECK: 'off',
       });
       assert.equal(code, 1, stderr);
       assert.match(stdout, /✗ waiting for your server to end\(\) after the greeting \(timed out after 1000 ms\)/);
@@ -810,7 +813,7 @@ describe('exercises', { concurrency: true }, () => {
 
     test('npm run watch checks the current exercise, re-checks on save, moves on after a pass, stops on Ctrl-C', async (t) => {
       const { dir, progress } = lessonsCopy({ [first.id]: stubOf(first), [second.id]: stubOf(second) });
-      const watcher = start(t, 'watch.ts', ['--poll'], { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress });
+      const watcher = start(t, 'watch.ts', ['--poll'], { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress, WORKBOOK_TYPECHECK: 'off' });
       await watcher.waitFor(/Not yet: stopped at[^]*save it to check again/, SLOW);
       writeFileSync(path.join(dir, folderName(first), 'exercise.ts'), readFileSync(solutionFile(first)));
       await watcher.waitFor(new RegExp(`Passed: ${first.id} · `), SLOW);

@@ -81,11 +81,11 @@ function headOf(size: number): Buffer {
 }
 
 // Large inputs in small pieces: time that grows with the bytes, not with the bytes squared.
-const PIPELINED = 4000;
-const BIG_BODY = 4 * 1024 * 1024;
+const PIPELINED = 2000;
+const BIG_BODY = 2 * 1024 * 1024;
 const PIECE = 256;
-/** A correct reader takes tens of milliseconds for each, even on a busy machine; one that copies or searches everything it holds at every push takes many seconds. */
-const BUDGET_MS = 1500;
+/** A correct reader takes 10 to 50 ms for each, even on a busy machine; one that copies or searches everything it holds at every push takes seconds. */
+const BUDGET_MS = 750;
 /** The step's own timeout, above the budget even when steps are scaled down by half. */
 const TIME_LIMIT = 4 * BUDGET_MS;
 

@@ -38,7 +38,7 @@
 //
 // The check feeds the same requests cut every way (one per chunk, all in one
 // chunk, one byte at a time, at random places), then over a real socket, then
-// the limits, then thousands of pipelined requests and a 4 MiB body in small
+// the limits, then thousands of pipelined requests and a 2 MiB body in small
 // pieces.
 //
 // Check your work: npm run check 08      Stuck? npm run hint 08

@@ -2,7 +2,7 @@
 // Buffer.concat(), body included, and takes the body once it is all there. Each
 // push() copies the whole body received so far: a large body sent in small
 // pieces costs work that grows with the square of its size. The check must fail
-// it at "reading a body of 4 MiB in 256-byte pieces, in time that grows with
+// it at "reading a body of 2 MiB in 256-byte pieces, in time that grows with
 // the bytes".
 
 export interface Request {

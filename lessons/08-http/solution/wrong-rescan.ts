@@ -2,7 +2,7 @@
 // each push(), reads all the requests again from the first byte, returning the
 // ones it had not returned yet. Each answer is right, but each push() costs more
 // than the one before: the work grows with the square of what was sent. The
-// check must fail it at "reading 4000 pipelined requests in small pieces, in
+// check must fail it at "reading 2000 pipelined requests in small pieces, in
 // time that grows with the bytes".
 
 export interface Request {
