@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { LESSONS, findLesson, folderName } from '../lessons/catalog.ts';
-import { ROOT, run } from './processes.ts';
+import { ROOT, run, runLessonInWorker } from './processes.ts';
 
 const LESSON_FILES = ['README.md', 'lesson.ts', 'lesson.test.ts'];
 
@@ -117,10 +117,22 @@ describe('npm run lesson', { concurrency: true }, () => {
     assert.match(stderr, /unknown flag --bogus.*--serve.*--port/);
   });
 
+  test('a lesson run through the runner exits 0 on its own and draws its timeline', async (t) => {
+    const { code, stdout, stderr } = await run(t, 'lesson.ts', [LESSONS[1].id]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^\s+ms\s+client\s+server$/m, 'timeline header');
+  });
+});
+
+// Every lesson's run, in a worker thread (a fifth of the CPU of a process): a worker, like a
+// process, ends by itself only once everything the lesson opened is closed.
+describe('every lesson runs', { concurrency: true }, () => {
   for (const lesson of LESSONS) {
-    test(`lesson ${lesson.id} exits 0 on its own and draws its timeline`, async (t) => {
-      const { code, stdout, stderr } = await run(t, 'lesson.ts', [lesson.id]);
+    test(`lesson ${lesson.id} ends on its own, without an error, and draws its timeline`, async () => {
+      const { ended, code, stdout, stderr } = await runLessonInWorker(path.join(ROOT, 'lessons', folderName(lesson), 'lesson.ts'));
+      assert.ok(ended, `lesson ${lesson.id} did not end by itself within 20 s: something it opened is still open\n${stdout.slice(-500)}`);
       assert.equal(code, 0, stderr);
+      assert.equal(stderr, '', 'nothing on stderr');
       assert.match(stdout, /^\s+ms\s+client\s+server$/m, 'timeline header');
       assert.match(stdout, /^\s+\d+\.\d\s+\S/m, 'at least one timed row');
     });
