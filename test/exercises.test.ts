@@ -562,6 +562,29 @@ describe('exercises', { concurrency: true }, () => {
         assert.deepEqual(JSON.parse(readFileSync(progress, 'utf8')).done, {});
       });
 
+      test('check on the starting file exits 1 naming the failed step, shows no solution, records nothing', async () => {
+        const { dir, progress } = lessonsCopy({ [greeter.id]: stubOf(greeter) });
+        const env = { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress, WORKBOOK_TYPECHECK: 'off' };
+        const { code, stdout, stderr } = await invoke(check, [greeter.id], env);
+        assert.equal(code, 1, stderr);
+        assert.match(stdout, /✗ waiting for your server to emit 'listening'\n\s+your server is not listening: listen\(\) was never called/);
+        assert.match(stdout, /Not yet: stopped at "waiting for your server to emit 'listening'"/);
+        assert.match(stdout, new RegExp(`Stuck\\? npm run hint ${greeter.id}`));
+        assert.doesNotMatch(stdout, /solution/, 'the reference is not shown before a pass');
+        assert.equal(existsSync(progress), false);
+      });
+
+      test('check -- --file on the reference exits 0, names the reference and the next exercise, records nothing', async () => {
+        const { dir, progress } = lessonsCopy();
+        const env = { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress, WORKBOOK_TYPECHECK: 'off' };
+        const { code, stdout, stderr } = await invoke(check, [first.id, '--file', path.relative(ROOT, solutionFile(first))], env);
+        assert.equal(code, 0, stderr);
+        assert.match(stdout, new RegExp(`✓ Passed: ${first.id} · ${literal(first.exercise.title)}\\.`));
+        assert.match(stdout, new RegExp(`reference solution: lessons/${folderName(first)}/solution/exercise\\.ts`));
+        assert.match(stdout, new RegExp(`Next: ${second.id} · ${literal(second.exercise.title)}`));
+        assert.equal(existsSync(progress), false);
+      });
+
       test('check: unknown exercise, lesson without exercise and bad flags exit 2 with one line', async () => {
         const env = { WORKBOOK_PROGRESS: path.join(tmp, 'unused.json') };
         const noExercise = LESSONS.find((l) => !l.exercise);
@@ -764,39 +787,6 @@ describe('exercises', { concurrency: true }, () => {
   });
 
   describe('the commands, as a learner runs them', { concurrency: true }, () => {
-    test('npm run check on the starting file exits 1 naming the failed step', async (t) => {
-      const { dir, progress } = lessonsCopy({ [greeter.id]: stubOf(greeter) });
-      const env = { WORKBOOK_LESSONS_DIR: dir, WORKBOOK_PROGRESS: progress, WORKBOOK_TYPECHECK: 'off' };
-      const { code, stdout, stderr } = await run(t, 'check.ts', [greeter.id], env);
-      assert.equal(code, 1, stderr);
-      assert.match(stdout, /✗ waiting for your server to emit 'listening'\n\s+your server is not listening: listen\(\) was never called/);
-      assert.match(stdout, /Not yet: stopped at "waiting for your server to emit 'listening'"/);
-      assert.match(stdout, new RegExp(`Stuck\\? npm run hint ${greeter.id}`));
-      assert.doesNotMatch(stdout, /solution/, 'the reference is not shown before a pass');
-      assert.equal(existsSync(progress), false);
-    });
-
-    test('npm run check -- --file on the reference exits 0, names the reference and the next exercise, records nothing', async (t) => {
-      const { dir, progress } = lessonsCopy();
-      const { code, stdout, stderr } = await run(t, 'check.ts', [first.id, '--file', path.relative(ROOT, solutionFile(first))], {
-        WORKBOOK_LESSONS_DIR: dir,
-        WORKBOOK_PROGRESS: progress,
-        WORKBOOK_TYPECHECK: 'off',
-      });
-      assert.equal(code, 0, stderr);
-      assert.match(stdout, new RegExp(`✓ Passed: ${first.id} · ${literal(first.exercise.title)}\\.`));
-      assert.match(stdout, new RegExp(`reference solution: lessons/${folderName(first)}/solution/exercise\\.ts`));
-      assert.match(stdout, new RegExp(`Next: ${second.id} · ${literal(second.exercise.title)}`));
-      assert.equal(existsSync(progress), false);
-    });
-
-    test('npm run check with an unknown exercise exits 2 with one line', async (t) => {
-      const { code, stderr } = await run(t, 'check.ts', ['99'], { WORKBOOK_PROGRESS: path.join(tmp, 'unused.json') });
-      assert.equal(code, 2);
-      assertOneLine(stderr);
-      assert.match(stderr, new RegExp(`^error: there is no lesson "99": exercises exist for ${first.id}`));
-    });
-
     test('npm run check on a hanging answer ends within its step timeout, says what was open, and exits by itself', async (t) => {
       const hanging = repoFile(greeter, 'solution/wrong-no-end.ts');
       const { code, stdout, stderr } = await run(t, 'check.ts', [greeter.id, '--file', hanging], {
