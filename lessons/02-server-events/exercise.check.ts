@@ -163,14 +163,14 @@ export default defineCheck<typeof Exercise>(async (c) => {
     // fires first (or in the same turn, first), so a destroy before it is one before graceMs.
     t0 = performance.now();
     ownTimers += 1;
-    const timer = setTimeout(() => {
+    const timer = c.setTimeout(() => {
       ownTimers -= 1;
       graceOver = true;
       changed.notify();
       void turns(2)
         .then(() => {
           ownTimers += 1;
-          return new Promise((resolve) => setTimeout(resolve, c.scaled(LATE_MS)));
+          return c.sleep(c.scaled(LATE_MS));
         })
         .then(() => {
           ownTimers -= 1;
@@ -182,12 +182,12 @@ export default defineCheck<typeof Exercise>(async (c) => {
     try {
       result = shutdown(GRACE_MS);
     } catch (err) {
-      clearTimeout(timer);
+      c.clearTimeout(timer);
       ownTimers -= 1;
       throw err;
     }
     if (!isThenable(result)) {
-      clearTimeout(timer);
+      c.clearTimeout(timer);
       ownTimers -= 1;
       fail(`shutdown(graceMs) returned ${show(result)}; expected a promise that resolves once the server has closed`);
     }

@@ -47,6 +47,38 @@ export class Check<M> {
     this.#ownTimers += delta;
   }
 
+  readonly #timers = new Set<NodeJS.Timeout>();
+
+  /**
+   * A timer of the check's own (not the learner's): left out of what is
+   * reported open, and cleared when the check ends if it has not fired.
+   */
+  setTimeout(fn: () => void, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#ownTimers -= 1;
+      fn();
+    }, ms);
+    this.#timers.add(timer);
+    this.#ownTimers += 1;
+    return timer;
+  }
+
+  clearTimeout(timer: NodeJS.Timeout): void {
+    if (this.#timers.delete(timer)) this.#ownTimers -= 1;
+    clearTimeout(timer);
+  }
+
+  /** Resolves after `ms`, on a timer of the check's own. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.setTimeout(resolve, ms));
+  }
+
+  /** Clear the check's own timers that have not fired (the harness calls this when the check ends). */
+  clearOwnTimers(): void {
+    for (const timer of this.#timers) this.clearTimeout(timer);
+  }
+
   /** A timeout in ms, scaled like every step timeout. */
   scaled(ms: number): number {
     return Math.max(1, Math.round(ms * this.#scale));

@@ -63,6 +63,7 @@ export async function runCheck(
     }
   } finally {
     clearTimeout(deadline);
+    check.clearOwnTimers();
     await tracker.cleanup();
     await tracker.settle(baseline);
     tracker.uninstall();

@@ -167,14 +167,15 @@ function parseListenArgs(args: unknown[]): ListenRequest {
 
 /**
  * Counts of active handles by type, e.g. { TCPSocketWrap: 2, Timeout: 1 }.
- * Requests that end by themselves are left out (file-system requests, and the
- * close and shutdown requests of sockets being closed): most are the loader's
- * and the harness's own, and none of them is a leak.
+ * Requests that end by themselves are left out (file-system requests, the
+ * close and shutdown requests of sockets being closed, and immediates, which
+ * run once on the next turn): most are the loader's and the harness's own,
+ * and none of them is a leak.
  */
 export function resourceCounts(): Map<string, number> {
   const counts = new Map<string, number>();
   for (const type of process.getActiveResourcesInfo()) {
-    if (!/^(FSReq|CloseReq|ShutdownWrap|WriteWrap)/.test(type)) counts.set(type, (counts.get(type) ?? 0) + 1);
+    if (!/^(FSReq|CloseReq|ShutdownWrap|WriteWrap|Immediate)/.test(type)) counts.set(type, (counts.get(type) ?? 0) + 1);
   }
   return counts;
 }
