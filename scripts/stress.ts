@@ -88,9 +88,10 @@ class Server {
 type Stop = 'SIGINT' | 'SIGTERM' | 'SIGTERM to the group';
 
 /**
- * How to talk to a server. Most lesson servers read raw lines. Lesson 09's is
- * an https server: its banner names the CA file of the run (--cacert), and the
- * same loads go in as request bodies over TLS.
+ * How to talk to a server. Most lesson servers read raw lines. Lesson 08's is
+ * an http server (its banner says curl http://…) and lesson 09's an https
+ * server (its banner names the CA file of the run, --cacert): the same loads
+ * go in as request bodies, over TLS for 09.
  */
 interface Dialect {
   connect(port: number): Promise<net.Socket>;
@@ -100,15 +101,23 @@ interface Dialect {
   hello: string;
 }
 
-let dialect: Dialect = {
+const plain: Dialect = {
   connect: (port) => connected(net.connect(port, DEFAULT_HOST), 'connect'),
   head: () => '',
   hello: 'hello\n',
 };
+let dialect = plain;
 
 function dialectOf(server: Server): Dialect {
   const caFile = /--cacert (\S+)/.exec(server.output)?.[1];
-  if (!caFile) return dialect;
+  if (!caFile && /curl .*http:\/\//.test(server.output)) {
+    return {
+      connect: (port) => connected(net.connect(port, DEFAULT_HOST), 'connect'),
+      head: (bytes) => `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${bytes}\r\n\r\n`,
+      hello: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+    };
+  }
+  if (!caFile) return plain;
   const ca = readFileSync(caFile);
   return {
     connect: (port) => connected(tls.connect({ port, host: DEFAULT_HOST, servername: 'localhost', ca }), 'secureConnect'),
@@ -174,12 +183,15 @@ async function neverReads(port: number, bytes: number): Promise<{ sent: number; 
   return { sent, socket };
 }
 
-/** A new client: connect, send a line, and get any reply within 5 s. */
+/**
+ * A new client: connect, send a line and end its side (lesson 03's server
+ * answers after the FIN), and get any reply within 5 s.
+ */
 async function answers(port: number): Promise<boolean> {
   try {
     const socket = await connect(port);
     socket.on('error', () => {});
-    socket.write(dialect.hello);
+    socket.end(dialect.hello);
     const got = await Promise.race([once(socket, 'data').then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref())]);
     socket.destroy();
     return got;

@@ -14,7 +14,7 @@ import { HOST, connect, listen, mustCall, nextConnection, sendWithoutReading } f
 import { Timeline } from '../shared/timeline.ts';
 import { HttpError, MAX_BODY_BYTES, MAX_HEAD_BYTES, RequestDecoder, type HttpRequest, type HttpResponse } from './http1.ts';
 import {
-  EDGES, HEAD_CUT, IDLE_TIMEOUT_MS, SCRIPT, createNetHttpServer, createNodeHttpServer, drawnNetServer, drawnNodeServer, exchange, keepAliveRun, main,
+  EDGES, HEAD_CUT, IDLE_TIMEOUT_MS, LINGER_BYTES, SCRIPT, createNetHttpServer, createNodeHttpServer, drawnNetServer, drawnNodeServer, exchange, keepAliveRun, main,
   readResponses, request,
 } from './lesson.ts';
 
@@ -295,6 +295,24 @@ describe('lesson 08', { concurrency: true, timeout: 20_000 }, () => {
       for (let i = 0; i < 8; i++) socket.write(more);
       socket.end();
       assert.equal(await closed(socket), false, 'closed without an error (no ECONNRESET, no EPIPE)');
+    });
+
+    test('after a refusal it drops at most LINGER_BYTES: a client that keeps sending after the FIN is cut off, the 431 already read', async (t) => {
+      const socket = await connect(t, await listen(t, createNetHttpServer()), { allowHalfOpen: true });
+      const errors: string[] = [];
+      socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
+      const hadError = closed(socket);
+      const client = readResponses(socket);
+      const more = Buffer.alloc(64 * 1024, 'a');
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-Big: ');
+      // Far more than the server drops after its FIN, sent as fast as it is taken.
+      for (let sent = 0; sent < 4 * LINGER_BYTES && !socket.destroyed; sent += more.length) {
+        if (!socket.write(more)) await new Promise((resolve) => socket.once('drain', resolve).once('close', resolve));
+      }
+      socket.end(); // a server that dropped all of it would now close cleanly
+      assert.equal(await hadError, true, 'cut off: the socket closed with an error');
+      assert.ok(errors.some((code) => code === 'ECONNRESET' || code === 'EPIPE'), `a reset, got ${errors.join(', ')}`);
+      assert.equal(client.responses[0]?.status, 431, 'the 431 came first');
     });
 
     test('an idle kept-alive connection is closed after the idle timeout; one stuck inside a request gets 408', async (t) => {

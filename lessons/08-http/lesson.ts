@@ -52,6 +52,8 @@ async function* countdown(): AsyncIterable<string> {
 export const IDLE_TIMEOUT_MS = 5000;
 /** After our last response: how long we keep reading (and dropping) until the client's FIN. */
 export const LINGER_MS = 2000;
+/** …and how much: a client that keeps sending after our FIN is not listening, and is cut off. */
+export const LINGER_BYTES = 4 * 1024 * 1024;
 
 export interface NetHttpOptions extends RequestLimits {
   idleTimeout?: number;
@@ -131,6 +133,11 @@ export function createNetHttpServer(options: NetHttpOptions = {}): net.Server {
       closing = true;
       finishConnection(socket);
       socket.setTimeout(LINGER_MS);
+      let dropped = 0;
+      socket.on('data', (chunk: Buffer) => {
+        dropped += chunk.length;
+        if (dropped > LINGER_BYTES) socket.destroy();
+      });
     }
   });
 }
