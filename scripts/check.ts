@@ -146,13 +146,14 @@ function record(before: string | undefined, after: Progress): boolean {
   }
 }
 
-
-if (isMain(import.meta.url)) {
+/** The command: check what process.argv names, and set the exit code. */
+export function cli(): void {
   // The worker starts first: it loads the harness while this thread reads the arguments and files.
   const worker = new CheckWorker();
-  try {
-    process.exitCode = await main(process.argv.slice(2), worker);
-  } catch (err) {
-    process.exitCode = report(err, 'check');
-  }
+  main(process.argv.slice(2), worker).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => (process.exitCode = report(err, 'check')),
+  );
 }
+
+if (isMain(import.meta.url)) cli();

@@ -790,7 +790,7 @@ describe('exercises', { concurrency: true }, () => {
   describe('the commands, as a learner runs them', { concurrency: true }, () => {
     test('npm run check on a hanging answer ends within its step timeout, says what was open, and exits by itself', async (t) => {
       const hanging = repoFile(greeter, 'solution/wrong-no-end.ts');
-      const { code, stdout, stderr } = await run(t, 'check.ts', [greeter.id, '--file', hanging], {
+      const { code, stdout, stderr } = await run(t, 'bin/check.ts', [greeter.id, '--file', hanging], {
         WORKBOOK_PROGRESS: path.join(tmp, 'unused.json'),
         WORKBOOK_CHECK_TIMEOUT_SCALE: '0.5',
         WORKBOOK_TYPECHECK: 'off',

@@ -19,12 +19,15 @@ export interface Finished {
 }
 
 /**
- * Start `node --import tsx scripts/<script> ...args` in the repo; killed when
+ * Start `node --import tsx scripts/<script> ...args` in the repo (`--require
+ * tsx/cjs` for the entries in scripts/bin/); killed when
  * the test ends. `group`: in a process group of its own, as a terminal or a
  * supervisor starts a program (then `process.kill(-pid, signal)` reaches it).
  */
 export function start(t: TestContext, script: string, args: string[], env: NodeJS.ProcessEnv = {}, group = false): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('scripts', script), ...args], {
+  // scripts/bin/ holds CommonJS entries, loaded as package.json's scripts load them.
+  const loader = script.startsWith('bin/') ? ['--require', 'tsx/cjs'] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...loader, path.join('scripts', script), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, FORCE_COLOR: '0', NO_COLOR: '1' },
     detached: group,
