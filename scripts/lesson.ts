@@ -1,24 +1,30 @@
 // `npm run lesson [id] [-- flags]`: list the lessons, or run one lesson's script.
-import { pathToFileURL } from 'node:url';
+// npm starts it through scripts/bin/lesson.ts (tsx's require() hook, the
+// faster start); `node --import tsx scripts/lesson.ts` works as well.
+import { createRequire } from 'node:module';
 import { LESSONS, findLesson, folderName, lessonDir, lessonIds } from '../lessons/catalog.ts';
 import { hostWarning, parseLessonArgs, usage, type FlagSpec, type LessonOptions } from '../lessons/shared/cli.ts';
+import { isMain } from './lib/exercises.ts';
 import { fail, quietWhenStdoutCloses, report, reportCrashes } from './lib/report.ts';
-
-quietWhenStdoutCloses();
 
 interface LessonModule {
   main(opts: LessonOptions): Promise<void>;
   flags?: Record<string, FlagSpec>;
 }
 
-const [id, ...rest] = process.argv.slice(2);
+const require = createRequire(import.meta.url);
 
-if (id === undefined || id === '--list') {
-  console.log('Lessons (run one with: npm run lesson <number>):\n');
-  for (const lesson of LESSONS) {
-    console.log(`  ${lesson.id}  ${lesson.title.padEnd(20)} ${lesson.summary}`);
+/** The command: list the lessons, or run the one process.argv names. */
+export async function cli(): Promise<void> {
+  quietWhenStdoutCloses();
+  const [id, ...rest] = process.argv.slice(2);
+  if (id === undefined || id === '--list') {
+    console.log('Lessons (run one with: npm run lesson <number>):\n');
+    for (const lesson of LESSONS) {
+      console.log(`  ${lesson.id}  ${lesson.title.padEnd(20)} ${lesson.summary}`);
+    }
+    return;
   }
-} else {
   const lesson = id.startsWith('-') ? undefined : findLesson(id);
   if (!lesson) {
     const valid = LESSONS.map((l) => l.id).join(', ');
@@ -26,8 +32,7 @@ if (id === undefined || id === '--list') {
   }
   reportCrashes(`lesson ${lesson.id}`);
   try {
-    const url = pathToFileURL(`${lessonDir(lesson)}lesson.ts`).href;
-    const mod = (await import(url)) as LessonModule;
+    const mod = require(`${lessonDir(lesson)}lesson.ts`) as LessonModule;
     const opts = parseLessonArgs(rest, mod.flags);
     if (opts === null) {
       console.log(`npm run lesson ${lesson.id} -- [flags]   (${folderName(lesson)}, lessons ${lessonIds()})\n\n${usage(mod.flags)}`);
@@ -42,3 +47,5 @@ if (id === undefined || id === '--list') {
     process.exit(report(err, `lesson ${lesson.id}`));
   }
 }
+
+if (isMain(import.meta.url)) void cli();

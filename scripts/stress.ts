@@ -39,7 +39,8 @@ class Server {
   port = 0;
 
   constructor(lesson: Lesson) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'lesson.ts'), lesson.id, '--serve'], {
+    // Started as npm run lesson starts it.
+    this.child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'scripts', 'bin', 'lesson.ts'), lesson.id, '--serve'], {
       cwd: ROOT,
       detached: true,
       env: { ...process.env, NO_COLOR: '1' },

@@ -17,7 +17,7 @@ import { has, run, start } from './processes.ts';
 const LISTENING = /listening on (\S+):(\d+)\./;
 
 async function serve(t: TestContext, id: string, extra: string[] = [], group = false) {
-  const server = start(t, 'lesson.ts', [id, '--serve', ...extra], {}, group);
+  const server = start(t, 'bin/lesson.ts', [id, '--serve', ...extra], {}, group);
   await server.waitFor(/Ctrl-C stops the server/); // the last line of the banner
   const [, host, port] = server.stdout.match(LISTENING) ?? [];
   return { server, host, port: Number(port) };
@@ -219,7 +219,7 @@ test('a port in use gives one line that suggests --port, and exit 1', async (t) 
   blocker.listen(0, HOST);
   await once(blocker, 'listening');
   const { port } = blocker.address() as net.AddressInfo;
-  const { code, stdout, stderr } = await run(t, 'lesson.ts', ['01', '--serve', '--port', String(port)]);
+  const { code, stdout, stderr } = await run(t, 'bin/lesson.ts', ['01', '--serve', '--port', String(port)]);
   assert.equal(code, 1);
   assert.equal(stdout, '');
   assert.equal(stderr.trim().split('\n').length, 1, stderr);

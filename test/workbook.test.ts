@@ -88,35 +88,35 @@ test('findLesson accepts 3, 03, 03-name and name, and nothing else', () => {
 // The runner, as a learner uses it: each case is a real process, run side by side.
 describe('npm run lesson', { concurrency: true }, () => {
   test('without an id it lists every lesson with its title', async (t) => {
-    const { code, stdout } = await run(t, 'lesson.ts', []);
+    const { code, stdout } = await run(t, 'bin/lesson.ts', []);
     assert.equal(code, 0);
     for (const lesson of LESSONS) assert.match(stdout, new RegExp(`^\\s+${lesson.id}\\s+${lesson.title.replace(/'/g, '.')}\\s+\\S`, 'm'));
   });
 
   // findLesson() is tested with every form above; here one goes through the real runner.
   test('it accepts the id "3" for lesson 03 (shown with --help)', async (t) => {
-    const { code, stdout } = await run(t, 'lesson.ts', ['3', '--help']);
+    const { code, stdout } = await run(t, 'bin/lesson.ts', ['3', '--help']);
     assert.equal(code, 0);
     assert.match(stdout, /npm run lesson 03 -- \[flags\]/);
     assert.match(stdout, /--serve/);
   });
 
   test('an unknown lesson exits 2 with one line naming the valid ids', async (t) => {
-    const { code, stderr } = await run(t, 'lesson.ts', ['99']);
+    const { code, stderr } = await run(t, 'bin/lesson.ts', ['99']);
     assert.equal(code, 2);
     assertOneLine(stderr);
     assert.match(stderr, /no lesson "99".*01/);
   });
 
   test('a bad flag exits 2 with one line listing the valid flags', async (t) => {
-    const { code, stderr } = await run(t, 'lesson.ts', ['01', '--bogus']);
+    const { code, stderr } = await run(t, 'bin/lesson.ts', ['01', '--bogus']);
     assert.equal(code, 2);
     assertOneLine(stderr);
     assert.match(stderr, /unknown flag --bogus.*--serve.*--port/);
   });
 
   test('a lesson run through the runner exits 0 on its own and draws its timeline', async (t) => {
-    const { code, stdout, stderr } = await run(t, 'lesson.ts', [LESSONS[1].id]);
+    const { code, stdout, stderr } = await run(t, 'bin/lesson.ts', [LESSONS[1].id]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^\s+ms\s+client\s+server$/m, 'timeline header');
   });

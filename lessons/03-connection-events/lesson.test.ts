@@ -794,7 +794,7 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
   });
 
   test('--serve prints the real address and idle time, survives a reset, and on SIGTERM ends an open connection with a FIN and exits 0', async (t) => {
-    const lesson = start(t, 'lesson.ts', ['03', '--serve', '--idle', '300000']);
+    const lesson = start(t, 'bin/lesson.ts', ['03', '--serve', '--idle', '300000']);
     await lesson.waitFor(/Ctrl-C stops the server/);
     const [, port] = lesson.stdout.match(/listening on 127\.0\.0\.1:(\d+)\./) ?? [];
     assert.ok(port, lesson.stdout);

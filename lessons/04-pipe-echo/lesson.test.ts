@@ -412,7 +412,7 @@ describe('lesson 04', { concurrency: true, timeout: 60_000 }, () => {
   });
 
   test('--serve runs the pipe echo with the real address in its advice, survives a reset, and on SIGTERM mid-transfer ends the connection with a FIN and exits 0', async (t) => {
-    const lesson = start(t, 'lesson.ts', ['04', '--serve']);
+    const lesson = start(t, 'bin/lesson.ts', ['04', '--serve']);
     await lesson.waitFor(/Ctrl-C stops the server/);
     const [, port] = lesson.stdout.match(/listening on 127\.0\.0\.1:(\d+)\./) ?? [];
     assert.ok(port, lesson.stdout);

@@ -5,11 +5,11 @@ import { once } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import { createCounter, measure } from '../06-coalescing/lesson.ts';
 import { LessonError, UsageError } from '../shared/cli.ts';
 import { HOST, mustCall, onCleanup } from '../shared/testing.ts';
+import { has, start } from '../../test/processes.ts';
 import {
   DEFAULT_SENDS, MAX_QUEUED, MAX_REPLY, MAX_UDP4_PAYLOAD, MAX_UDP6_PAYLOAD, SMALL_BUFFER, SMALL_SENDS, bound, closedUdpPort,
   createReplyServer, flood, main, rcvbufErrors, reply, sendSmall, socketDrops, trySize,
@@ -62,10 +62,6 @@ function emitted(emitter: dgram.Socket): string[] {
   return names;
 }
 
-function has(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
-}
-
 /** A UDP client program: keep its stdin open, send one line, wait for the reply on stdout, then kill it. */
 async function talk(t: TestContext, command: string, args: string[], line: string): Promise<string> {
   const child = spawn(command, args);
@@ -81,31 +77,7 @@ async function talk(t: TestContext, command: string, args: string[], line: strin
 
 /** `npm run lesson 07 -- args` as a child process (a broken lesson that hangs cannot hang this file); killed when the test ends. */
 function lesson(t: TestContext, args: string[]) {
-  const root = fileURLToPath(new URL('../../', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/lesson.ts', '07', ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
-  t.after(() => child.kill('SIGKILL'));
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (text: string) => (out.stdout += text));
-  child.stderr.on('data', (text: string) => (out.stderr += text));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  /** Resolves once stdout matches; rejects if the process ends first. */
-  const waitFor = (pattern: RegExp) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const look = () => {
-        const match = out.stdout.match(pattern);
-        if (match) resolve(match);
-        return match;
-      };
-      if (look()) return;
-      child.stdout.on('data', look);
-      void exited.then((code) => {
-        child.stdout.off('data', look);
-        if (!look()) reject(new Error(`the lesson exited (${code}) before printing ${pattern}:\n${out.stdout}${out.stderr}`));
-      });
-    });
-  return { child, out, exited, waitFor };
+  return start(t, 'bin/lesson.ts', ['07', ...args]);
 }
 
 /** A broken lesson makes a test fail instead of waiting for ever for a datagram that never comes. */
@@ -429,7 +401,7 @@ describe('lesson 07', { concurrency: true, timeout: WAIT }, () => {
     const served = lesson(t, ['--serve']);
     const [banner, host, port] = await served.waitFor(/^listening on (\S+):(\d+)\. Talk to it from another terminal:\n(?:.*\n)*Ctrl-C stops the server\.\n/m);
     assert.equal(host, HOST, banner);
-    assert.ok(served.out.stdout.startsWith('listening on'), 'the banner comes first');
+    assert.ok(served.stdout.startsWith('listening on'), 'the banner comes first');
     assert.match(banner, new RegExp(`^  nc -u ${HOST} ${port}$`, 'm'));
     assert.match(banner, new RegExp(`^  socat - UDP:${HOST}:${port}$`, 'm'));
 
@@ -445,21 +417,21 @@ describe('lesson 07', { concurrency: true, timeout: WAIT }, () => {
     client.send('from node\n', Number(port), HOST);
     await once(client, 'message');
     await served.waitFor(/server\s+send\(\) "got 10 B\\n" 9 B/);
-    assert.match(served.out.stdout, /server\s+message :\d+ "from node\\n" 10 B/, 'each datagram is logged as it arrives');
+    assert.match(served.stdout, /server\s+message :\d+ "from node\\n" 10 B/, 'each datagram is logged as it arrives');
     // nc and socat have quit by now: the log shows datagrams and replies, nothing about clients leaving.
-    const live = served.out.stdout.slice(banner.length).split('\n').filter((l) => l.trim() !== '');
+    const live = served.stdout.slice(banner.length).split('\n').filter((l) => l.trim() !== '');
     assert.ok(live.length >= 2 && live.every((l) => /^\s+\d+\.\d\s+server\s+(message :\d+|send\(\)) /.test(l)), live.join('\n'));
 
     served.child.kill('SIGTERM');
-    assert.equal(await served.exited, 0, served.out.stderr);
-    assert.match(served.out.stdout, /\nstopping \(SIGTERM\): closing the socket/);
-    assert.ok(served.out.stdout.trimEnd().endsWith('\nserver closed'), served.out.stdout);
+    assert.equal((await served.finished).code, 0, served.stderr);
+    assert.match(served.stdout, /\nstopping \(SIGTERM\): closing the socket/);
+    assert.ok(served.stdout.trimEnd().endsWith('\nserver closed'), served.stdout);
   });
 
   test('the run draws its timeline and prints what it measured', async (t) => {
-    const run = lesson(t, []);
-    assert.equal(await run.exited, 0, run.out.stderr);
-    const out = run.out.stdout;
+    const run = await lesson(t, []).finished;
+    assert.equal(run.code, 0, run.stderr);
+    const out = run.stdout;
     assert.match(out, /^\s+ms\s+client\s+server$/m, 'the timeline header');
     assert.match(out, /^\s+\d+\.\d\s+listening 0\.0\.0\.0:\d+$/m, "the client's first send() bound it");
     assert.match(out, /message :\d+ "hello" 5 B/, 'the server shows the sender port of each datagram');
