@@ -24,7 +24,6 @@ import {
   resolveExercise,
   solutionFile,
   stubFile,
-  typeErrors,
   type ExerciseLesson,
 } from '../scripts/lib/exercises.ts';
 import { ROOT, run, start } from './processes.ts';
@@ -221,7 +220,7 @@ describe('exercises', { concurrency: true }, () => {
     const server = (handler: string, top = '') => learnerFile(`import net from 'node:net';\n${top}\nexport function start() {\n  const server = net.createServer((socket) => {\n    socket.on('error', () => {});\n    ${handler}\n  });\n  server.listen(0, '127.0.0.1');\n  return server;\n}\n`);
     // The production limits are 2 s, and 5 s while loading: shorter ones keep the loop tests cheap
     // (a loop burns a core until it is stopped). The other tests keep the production limits.
-    const quick = { blockedMs: 400, blockedLoadingMs: 600 };
+    const quick = { blockedMs: 250, blockedLoadingMs: 400 };
 
     test('the harness checks below pass a correct answer', async () => {
       const result = await runIsolated(serverCheck, server("socket.end('hello\\n');"));
@@ -622,8 +621,7 @@ describe('exercises', { concurrency: true }, () => {
         const passed = await invoke(check, [first.id, '--file', typo], env);
         assert.equal(passed.code, 0, passed.stdout);
         assert.match(passed.stdout, /✓ Passed:[^]*it passed, but TypeScript finds a type error in \S+answer-\d+\.ts[^]*answer-\d+\.ts:\d+:\d+ Type 'string' is not assignable to type 'number'/);
-        assert.deepEqual(await typeErrors(stubFile(first)), [], 'the starting file has none');
-        assert.deepEqual(await typeErrors(solutionFile(first)), [], 'the reference has none');
+        // (That starting files and references have no type errors is npm run typecheck's job.)
       });
 
       test('only the command records progress: an answer that writes or deletes the progress file changes nothing', async () => {
