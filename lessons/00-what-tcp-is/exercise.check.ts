@@ -12,7 +12,7 @@ import type dns from 'node:dns';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
-import { HOST, Signal, defineCheck, fail, isThenable, show, type Recorder } from '../shared/check/index.ts';
+import { Follow, HOST, Signal, defineCheck, describeReason, fail, handedOver, isThenable, show, turn, type Outcome, type Recorder } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 // The check's own copies: changing exercise.ts does not change what is expected.
@@ -27,58 +27,10 @@ const BEFORE_RESET = 'partial answ';
  */
 const MAX_TURNS = 50;
 
-type Outcome = { state: 'pending' } | { state: 'resolved'; value: unknown } | { state: 'rejected'; reason: unknown };
-
-/** Where the learner's promise stands; `changed` is notified when it settles. */
-class Follow {
-  outcome: Outcome = { state: 'pending' };
-  /** performance.now() when it settled */
-  at = 0;
-  constructor(promise: PromiseLike<unknown>, changed: Signal) {
-    Promise.resolve(promise).then(
-      (value) => this.#settle({ state: 'resolved', value }, changed),
-      (reason: unknown) => this.#settle({ state: 'rejected', reason }, changed),
-    );
-  }
-
-  #settle(outcome: Outcome, changed: Signal): void {
-    this.outcome = outcome;
-    this.at = performance.now();
-    changed.notify();
-  }
-
-  get settled(): boolean {
-    return this.outcome.state !== 'pending';
-  }
-
-  describe(): string {
-    const o = this.outcome;
-    if (o.state === 'pending') return 'your promise is still pending';
-    if (o.state === 'resolved') return `your promise resolved with ${showValue(o.value)}`;
-    return `your promise rejected with ${describeReason(o.reason)}`;
-  }
-}
-
 /** A value as the learner wrote it: `{ how: 'ended', received: 'all good, ' }`. */
 function showValue(value: unknown): string {
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || value instanceof Error) return show(value);
   return inspect(value, { breakLength: Infinity, depth: 2, maxStringLength: 120, maxArrayLength: 10 });
-}
-
-function describeReason(reason: unknown): string {
-  if (!(reason instanceof Error)) return show(reason);
-  const code = (reason as NodeJS.ErrnoException).code;
-  return `${reason.name}: ${show(reason.message)}${code === undefined ? ' (no code)' : ` (code ${show(code)})`}`;
-}
-
-/** One turn of the event loop. */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Write and wait until Node has handed the bytes to the kernel (or failed to). */
-function write(socket: net.Socket, bytes: string | Buffer): Promise<void> {
-  return new Promise((resolve) => socket.write(bytes, () => resolve()));
 }
 
 /** The check's server side of one connection. */
@@ -221,7 +173,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
         const conn = played.accepted[before];
         if (conn?.rx.gotEnd) return true;
         if (conn?.rx.overflow) throw conn.rx.overflow;
-        if (attempt.settled) fail(`${attempt.describe()} before the server got your request and FIN (it answers only after them)`);
+        if (attempt.settled) fail(`${attempt.describe(showValue)} before the server got your request and FIN (it answers only after them)`);
         return false;
       });
       const conn = played.accepted[before];
@@ -238,7 +190,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
         value?.received === ''
           ? "your client got nothing: did it destroy() its socket? destroy() closes both directions at once, so no reply can come in; end() closes only yours"
           : "one 'data' event is not the end of the connection, and neither is a quiet moment: only 'close' (after 'end' or 'error') says it is over";
-      fail(`${attempt.describe()} ${what}: ${why}`, { expected: 'a pending promise, until the connection is over', actual: attempt.describe() });
+      fail(`${attempt.describe(showValue)} ${what}: ${why}`, { expected: 'a pending promise, until the connection is over', actual: attempt.describe(showValue) });
     };
 
     const { ends, resets, silent, nobody } = await c.step("starting the check's servers", async () => {
@@ -258,10 +210,10 @@ export default defineCheck<typeof Exercise>(async (c) => {
 
     await c.step('waiting for your client to connect with net.connect(target)', async (s) => {
       s.timeoutMessage = `no connection arrived: probe() must call net.connect(target) (the target says host 'localhost', port ${ends.port})`;
-      s.actual = () => first.describe();
+      s.actual = () => first.describe(showValue);
       await changed.until(() => {
         if (ends.accepted.length > 0) return true;
-        if (first.settled) fail(`${first.describe()} before it even connected`);
+        if (first.settled) fail(`${first.describe(showValue)} before it even connected`);
         return false;
       });
       if (lookups === 0) {
@@ -275,7 +227,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     const conn = await c.step('waiting for your client to send the request and end() its side', async (s) => {
       const conn = ends.accepted[0];
       s.expected = `${show(REQUEST)}, then your FIN`;
-      s.actual = () => `the server got: ${conn.rx.describe()}; ${first.describe()}`;
+      s.actual = () => `the server got: ${conn.rx.describe()}; ${first.describe(showValue)}`;
       s.timeoutMessage =
         'the server did not get your request and then your FIN: write the request and call end() (or end(request)) — the server answers only after your FIN';
       await changed.until(() => {
@@ -290,12 +242,12 @@ export default defineCheck<typeof Exercise>(async (c) => {
 
     await c.step('sending the reply in two pieces: your promise must wait for the FIN', async (s) => {
       s.timeoutMessage = 'your client stopped reading: the server wrote a piece of its reply and your socket never read it';
-      s.actual = () => first.describe();
+      s.actual = () => first.describe(showValue);
       stillPending(first, 'before the server had answered');
       let sent = 0;
       for (const [i, piece] of PIECES.entries()) {
-        if (conn.socket.destroyed) fail('your client closed the connection while the reply was still arriving', { actual: first.describe() });
-        await write(conn.socket, piece);
+        if (conn.socket.destroyed) fail('your client closed the connection while the reply was still arriving', { actual: first.describe(showValue) });
+        await handedOver(conn.socket, piece);
         sent += piece.length;
         await delivered(conn, sent);
         stillPending(first, `after ${i + 1} of ${PIECES.length} pieces of the reply, with no FIN yet`);
@@ -307,7 +259,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
       conn.socket.end();
       s.timeoutMessage = "the server sent its whole reply and then its FIN, but your promise did not settle: settle when the socket emits 'close' (it comes after 'end')";
       s.expected = `{ how: 'ended', received: ${show(REPLY)} }, right after the FIN`;
-      s.actual = () => first.describe();
+      s.actual = () => first.describe(showValue);
       let turns = 0;
       while (!first.settled && turns <= MAX_TURNS) {
         await turn();
@@ -316,8 +268,8 @@ export default defineCheck<typeof Exercise>(async (c) => {
       if (!first.settled) await changed.until(() => first.settled);
       if (turns > MAX_TURNS) {
         fail(
-          `your promise settled ${(first.at - finAt).toFixed(0)} ms after the server's FIN (more than ${MAX_TURNS} turns of the event loop; settling on 'close' takes a few): settle in the 'close' listener, not after a timer — a timer only makes every caller wait`,
-          { expected: 'settled within a few turns of the event loop after the FIN', actual: `${first.describe()}, ${(first.at - finAt).toFixed(0)} ms later` },
+          `your promise settled ${(first.settledAt - finAt).toFixed(0)} ms after the server's FIN (more than ${MAX_TURNS} turns of the event loop; settling on 'close' takes a few): settle in the 'close' listener, not after a timer — a timer only makes every caller wait`,
+          { expected: 'settled within a few turns of the event loop after the FIN', actual: `${first.describe(showValue)}, ${(first.settledAt - finAt).toFixed(0)} ms later` },
         );
       }
       expectEnding(first.outcome, { how: 'ended', received: REPLY }, 'after an answer and a FIN');
@@ -328,7 +280,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     await c.step('probing a port where nothing listens', async (s) => {
       const attempt = call(target(nobody));
       s.timeoutMessage = `nothing listens on port ${nobody}, and your promise never settled: the socket emits 'error' (code 'ECONNREFUSED'), then 'close' — never 'connect' or 'end'`;
-      s.actual = () => attempt.describe();
+      s.actual = () => attempt.describe(showValue);
       await changed.until(() => attempt.settled);
       expectEnding(attempt.outcome, { how: 'refused' }, `with nothing listening on port ${nobody}`);
     });
@@ -338,9 +290,9 @@ export default defineCheck<typeof Exercise>(async (c) => {
     await c.step('probing a server that resets the connection mid-reply', async (s) => {
       const attempt = call(target(resets.port));
       s.timeoutMessage = 'your client did not connect and send the request and its FIN';
-      s.actual = () => attempt.describe();
+      s.actual = () => attempt.describe(showValue);
       const side = await requestOn(resets, 0, attempt);
-      await write(side.socket, BEFORE_RESET);
+      await handedOver(side.socket, BEFORE_RESET);
       await delivered(side, Buffer.byteLength(BEFORE_RESET));
       stillPending(attempt, 'with part of the reply sent and the connection still open');
       s.timeoutMessage = "the server reset the connection (your socket emits 'error' with code 'ECONNRESET', then 'close'), but your promise never settled";
@@ -354,7 +306,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     await c.step('probing a server that ends without a word', async (s) => {
       const attempt = call(target(silent.port));
       s.timeoutMessage = "the server sent its FIN without a word, and your promise never settled: no 'data' comes, only 'end', then 'close' (hadError false)";
-      s.actual = () => attempt.describe();
+      s.actual = () => attempt.describe(showValue);
       const side = await requestOn(silent, 0, attempt);
       side.socket.end();
       await changed.until(() => attempt.settled);
@@ -368,20 +320,20 @@ export default defineCheck<typeof Exercise>(async (c) => {
         setImmediate(() => callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname })));
       const attempt = call({ host: 'nowhere.invalid', port: ends.port, lookup: notFound as unknown as net.LookupFunction });
       s.timeoutMessage = "the name does not resolve: the socket emits 'error' (code 'ENOTFOUND'), then 'close' — and your promise never settled";
-      s.actual = () => attempt.describe();
+      s.actual = () => attempt.describe(showValue);
       await changed.until(() => attempt.settled);
       const o = attempt.outcome;
       if (o.state === 'resolved') {
         fail(
           `your promise resolved with ${showValue(o.value)}, but no connection was even tried: the name did not resolve (err.code 'ENOTFOUND'). That is neither refused nor reset nor ended — reject with the error itself`,
-          { expected: "a rejection with the error, code 'ENOTFOUND'", actual: attempt.describe() },
+          { expected: "a rejection with the error, code 'ENOTFOUND'", actual: attempt.describe(showValue) },
         );
       }
       const code = (o as { reason: NodeJS.ErrnoException }).reason?.code;
       if (code !== 'ENOTFOUND') {
         fail("your promise rejected, but without the error's code: reject with the error the socket emitted, so that a caller can read err.code", {
           expected: "a rejection with code 'ENOTFOUND'",
-          actual: attempt.describe(),
+          actual: attempt.describe(showValue),
         });
       }
     });
@@ -392,14 +344,14 @@ export default defineCheck<typeof Exercise>(async (c) => {
       const x = call(target(ends.port));
       const y = call(target(resets.port));
       s.timeoutMessage = 'two probes ran at once, and they did not both settle';
-      s.actual = () => `the one answered and ended: ${x.describe()}; the one reset: ${y.describe()}`;
+      s.actual = () => `the one answered and ended: ${x.describe(showValue)}; the one reset: ${y.describe(showValue)}`;
       const [xSide, ySide] = await Promise.all([requestOn(ends, 1, x), requestOn(resets, 1, y)]);
       // Interleaved: X's first piece, Y's piece, X's second piece, then X's FIN and Y's reset.
-      await write(xSide.socket, PIECES[0]);
+      await handedOver(xSide.socket, PIECES[0]);
       await delivered(xSide, PIECES[0].length);
-      await write(ySide.socket, BEFORE_RESET);
+      await handedOver(ySide.socket, BEFORE_RESET);
       await delivered(ySide, Buffer.byteLength(BEFORE_RESET));
-      await write(xSide.socket, PIECES[1]);
+      await handedOver(xSide.socket, PIECES[1]);
       await delivered(xSide, Buffer.byteLength(REPLY));
       stillPending(x, 'while its connection was still open');
       stillPending(y, 'while its connection was still open');

@@ -11,7 +11,7 @@ import { createHook } from 'node:async_hooks';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { HOST, STEP_TIMEOUT, Signal, defineCheck, fail, isThenable, show, type Check, type Recorder } from '../shared/check/index.ts';
+import { Follow, HOST, STEP_TIMEOUT, Signal, defineCheck, describeReason, fail, handedOver, isThenable, show, turn, type Check, type Recorder } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 // The check's own copies: changing exercise.ts does not change what is expected.
@@ -115,44 +115,10 @@ function calledFrom(places: string[]): boolean {
 
 // ── the learner's promise ─────────────────────────────────────────────────
 
-type Outcome = { state: 'pending' } | { state: 'resolved'; value: unknown } | { state: 'rejected'; reason: unknown };
-
-/** Where the learner's promise stands, when it settled, and inside which callback. */
-class Follow {
-  outcome: Outcome = { state: 'pending' };
-  settledAt = NaN;
+/** The learner's promise, and the timer of the learner's it settled in, if any. */
+class TimedFollow extends Follow {
   /** set when it settled inside a timer the learner's code armed */
   settledInTimer?: LearnerTimer;
-
-  constructor(promise: PromiseLike<unknown>, changed: Signal, callbacks: Callbacks) {
-    const settle = (outcome: Outcome) => {
-      this.outcome = outcome;
-      this.settledAt = performance.now();
-      this.settledInTimer = callbacks.current;
-      changed.notify();
-    };
-    Promise.resolve(promise).then(
-      (value) => settle({ state: 'resolved', value }),
-      (reason: unknown) => settle({ state: 'rejected', reason }),
-    );
-  }
-
-  get settled(): boolean {
-    return this.outcome.state !== 'pending';
-  }
-
-  describe(): string {
-    const o = this.outcome;
-    if (o.state === 'pending') return 'your promise is still pending';
-    if (o.state === 'resolved') return `your promise resolved with ${show(o.value)}`;
-    return `your promise rejected with ${describeReason(o.reason)}`;
-  }
-}
-
-function describeReason(reason: unknown): string {
-  if (!(reason instanceof Error)) return show(reason);
-  const code = (reason as NodeJS.ErrnoException).code;
-  return `${reason.name}: ${show(reason.message)}${code === undefined ? ' (no code)' : ` (code ${show(code)})`}`;
 }
 
 function timerText(timer: LearnerTimer): string {
@@ -160,16 +126,6 @@ function timerText(timer: LearnerTimer): string {
 }
 
 // ── the check's server ────────────────────────────────────────────────────
-
-/** One turn of the event loop: 'data' events and promise callbacks already due have run after it. */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Write and wait until Node has handed the bytes to the kernel (or failed to). */
-function write(socket: net.Socket, piece: Buffer): Promise<void> {
-  return new Promise((resolve) => socket.write(piece, () => resolve()));
-}
 
 /** The check's server side of one connection. */
 interface Accepted {
@@ -182,12 +138,12 @@ interface Accepted {
 }
 
 /** The learner's call: what it returned, watched. Fails unless it is a promise. */
-function call(c: Check<typeof Exercise>, fetchReply: typeof Exercise.fetchReply, port: number, changed: Signal, callbacks: Callbacks): Follow {
+function call(c: Check<typeof Exercise>, fetchReply: typeof Exercise.fetchReply, port: number, changed: Signal, callbacks: Callbacks): TimedFollow {
   const result: unknown = fetchReply(port, REQUEST);
   if (!isThenable(result)) {
     c.fail(`fetchReply() returned ${show(result)}; expected a promise of the reply (return new Promise(…), or make the function async)`);
   }
-  return new Follow(result, changed, callbacks);
+  return new TimedFollow(result, changed, (follow) => ((follow as TimedFollow).settledInTimer = callbacks.current));
 }
 
 export default defineCheck<typeof Exercise>(async (c) => {
@@ -241,7 +197,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     };
 
     /** Fail if the learner's promise settled while the reply was still coming (`sent`: pieces sent so far). */
-    const stillPending = (call: Follow, what: string, sent: number) => {
+    const stillPending = (call: TimedFollow, what: string, sent: number) => {
       const o = call.outcome;
       if (o.state === 'resolved') {
         const why = call.settledInTimer
@@ -309,7 +265,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
             actual: `${first.describe()}; your socket had read ${learnerOf(conn)?.bytesRead ?? 0} B`,
           });
         }
-        await write(conn.socket, piece);
+        await handedOver(conn.socket, piece);
         written += 1;
         sent += piece.length;
         await delivered(conn, sent);
@@ -434,7 +390,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
       const part = PIECES.slice(0, 2);
       let sent = 0;
       for (const piece of part) {
-        await write(side.socket, piece);
+        await handedOver(side.socket, piece);
         sent += piece.length;
         await delivered(side, sent);
       }

@@ -8,3 +8,4 @@ export { formatAddress, formatBytes, isThenable, show } from './format.ts';
 export { chunkings, median, seededRandom, splitRandomly, timeRounds, writePieces, type Chunking } from './framing.ts';
 export { runCheck } from './run.ts';
 export { CheckPool, CheckWorker, runIsolated, type IsolatedOptions } from './isolated.ts';
+export { Follow, describeReason, handedOver, turn, type Outcome } from './follow.ts';
