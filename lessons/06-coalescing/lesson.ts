@@ -212,7 +212,8 @@ export async function receiveSplit(port: number, host: string): Promise<Buffer[]
 
 /** The line server with its chunks and lines drawn on a timeline. */
 export function drawnLineServer(timeline: Timeline): net.Server {
-  const server = createLineServer((line) => timeline.server('line', JSON.stringify(line)));
+  // The detail as a function: worked out only while the timeline still draws.
+  const server = createLineServer((line) => timeline.server('line', () => JSON.stringify(line)));
   // Prepended, so the timeline sees each chunk before the line server decodes it.
   server.prependListener('connection', (socket) => {
     timeline.server('connection', `from port ${socket.remotePort}`);

@@ -57,25 +57,31 @@ export class Timeline {
   }
 
   /** Record one event. Pass payloads through `describe()` first. */
-  add(side: Side, name: string, detail = '', sends = false): TimelineEvent {
-    const event: TimelineEvent = { ms: performance.now() - this.#start, side, name, detail, sends };
+  /**
+   * Record one event; returns false once the timeline is full (the event is
+   * only counted). `detail` may be a function: it is then called only for an
+   * event that is kept, so a busy server does no work for events not drawn.
+   */
+  add(side: Side, name: string, detail: string | (() => string) = '', sends = false): boolean {
     if (this.events.length >= this.#limit) {
       this.dropped += 1;
       if (this.dropped === 1 && this.#live) {
         this.#print(`(the timeline stops drawing here, after ${this.#limit} events; the server keeps running)`);
       }
-      return event;
+      return false;
     }
+    const text = typeof detail === 'function' ? detail() : detail;
+    const event: TimelineEvent = { ms: performance.now() - this.#start, side, name, detail: text, sends };
     this.events.push(event);
     if (this.#live) this.#print(liveLine(event));
-    return event;
+    return true;
   }
 
-  client(name: string, detail?: string): TimelineEvent {
+  client(name: string, detail?: string | (() => string)): boolean {
     return this.add('client', name, detail);
   }
 
-  server(name: string, detail?: string): TimelineEvent {
+  server(name: string, detail?: string | (() => string)): boolean {
     return this.add('server', name, detail);
   }
 
@@ -97,9 +103,7 @@ export class Timeline {
     /** names the socket in every row ("A connect") when several share a side */
     label?: string,
   ): void {
-    // The detail is worked out only for events the timeline keeps (past its limit they are only counted).
-    const add = (name: string, detail: () => string, sends = false) =>
-      this.add(side, label ? `${label} ${name}` : name, this.events.length < this.#limit ? detail() : '', sends);
+    const add = (name: string, detail: () => string, sends = false) => this.add(side, label ? `${label} ${name}` : name, detail, sends);
     for (const name of events) {
       // Prepended, so the event is recorded before the lesson's own listeners react to it.
       socket.prependListener(name, (arg?: unknown) => {
