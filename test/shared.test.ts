@@ -105,6 +105,15 @@ suite('timeline.ts', () => {
     assert.match(timeline.render(), /… and 7 more events, not drawn \(the limit is 3\)$/);
   });
 
+  test('a detail given as a function is worked out only for an event the timeline keeps', () => {
+    const timeline = new Timeline({ limit: 2 });
+    let calls = 0;
+    const detail = () => String((calls += 1));
+    for (let i = 0; i < 5; i += 1) timeline.server('line', detail);
+    assert.equal(calls, 2, 'two events kept, two details worked out');
+    assert.deepEqual(timeline.events.map((e) => e.detail), ['1', '2']);
+  });
+
   test('width() counts CJK characters as two cells', () => {
     assert.equal(width('abc'), 3);
     assert.equal(width('你好'), 4);
