@@ -20,8 +20,9 @@ export async function cli(): Promise<void> {
   const [id, ...rest] = process.argv.slice(2);
   if (id === undefined || id === '--list') {
     console.log('Lessons (run one with: npm run lesson <number>):\n');
+    const width = Math.max(...LESSONS.map((l) => l.title.length));
     for (const lesson of LESSONS) {
-      console.log(`  ${lesson.id}  ${lesson.title.padEnd(20)} ${lesson.summary}`);
+      console.log(`  ${lesson.id}  ${lesson.title.padEnd(width)}  ${lesson.summary}`);
     }
     return;
   }

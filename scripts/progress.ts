@@ -39,8 +39,9 @@ export function main(argv: string[]): number {
   const done = exercises.filter((l) => isDone(progress, l));
   const current = currentExercise(progress);
   console.log(`Progress ${bar(done.length, exercises.length)} exercises done\n`);
+  const width = Math.max(...LESSONS.map((l) => l.title.length));
   for (const lesson of LESSONS) {
-    const title = `${lesson.id}  ${lesson.title.padEnd(20)}`;
+    const title = `${lesson.id}  ${lesson.title.padEnd(width)}`;
     if (!lesson.exercise) {
       console.log(dim(`  -  ${title} (no exercise yet)`));
     } else if (isDone(progress, lesson)) {
