@@ -30,13 +30,15 @@ process.exit = function (code?: number | string | null) {
 } as typeof process.exit;
 
 // tsx's require() hook compiles without a loader thread, so a worker starts in
-// about 50 ms instead of 150. ES modules are always in strict mode; a file
-// compiled to CommonJS is only when a tsconfig says so, so say it here.
+// about 50 ms instead of 150. ES modules are always in strict mode; a TypeScript
+// file compiled to CommonJS is only when a tsconfig says so, so say it here
+// (for TypeScript files only: packages' own JavaScript is left as it is).
 type Compile = (this: Module, content: string, filename: string) => unknown;
 const proto = Module.prototype as unknown as { _compile: Compile };
 const compile = proto._compile;
 proto._compile = function (content, filename) {
-  const strict = content.startsWith('#!') || /^\s*["']use strict["']/.test(content) ? content : `"use strict";${content}`;
+  const typescript = /\.[cm]?tsx?$/.test(filename);
+  const strict = !typescript || content.startsWith('#!') || /^\s*["']use strict["']/.test(content) ? content : `"use strict";${content}`;
   return compile.call(this, strict, filename);
 };
 
