@@ -247,6 +247,15 @@ describe('exercises', { concurrency: true }, () => {
       });
     }
 
+    test('an answer runs in strict mode, as an ES module does, also from outside the repo', async () => {
+      const strictCheck = checkWith(`
+      const mode = await c.exported('mode');
+      await c.step('strict', () => c.expectEqual(mode(), 'strict', 'not in strict mode'));`);
+      const answer = learnerFile("export function mode() {\n  return (function (this: unknown) { return this === undefined ? 'strict' : 'sloppy'; })();\n}\n");
+      const result = await runIsolated(strictCheck, answer);
+      assert.equal(result.ok, true, failedAt(result));
+    });
+
     test('process.exit() at import or in a handler is a failure with one line, never a pass', async () => {
       const atImport = await runIsolated(serverCheck, server("socket.end('hello\\n');", 'process.exit(0);'));
       assert.equal(atImport.ok, false);
