@@ -7,11 +7,9 @@
 // The learner's promise must settle because of that FIN ('end'): not before it,
 // and not later from a timer that was already running (a fixed wait). Then it
 // tries a port where nothing listens, and a server that resets mid-reply.
-import { createHook } from 'node:async_hooks';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
-import { Follow, HOST, STEP_TIMEOUT, Signal, defineCheck, describeReason, fail, handedOver, isThenable, show, turn, type Check, type Recorder } from '../shared/check/index.ts';
+import { Follow, HOST, LearnerTimers, STEP_TIMEOUT, Signal, defineCheck, describeReason, fail, handedOver, isThenable, show, turn, type Check, type LearnerTimer, type Recorder } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 // The check's own copies: changing exercise.ts does not change what is expected.
@@ -38,83 +36,6 @@ function cutInside(text: string, chars: string[]): Buffer[] {
   return pieces;
 }
 
-// ── what runs when: timers armed by the learner's code ────────────────────
-
-/** A timer the learner's code armed. setTimeout, setInterval, socket.setTimeout, timers/promises and AbortSignal.timeout all make one. */
-interface LearnerTimer {
-  /** its delay in ms */
-  ms: number;
-  armedAt: number;
-  /** when its callback last started */
-  firedAt?: number;
-  /** Node's Timeout object: `_destroyed` once it has fired (and will not repeat) or was cleared */
-  resource: { _destroyed?: boolean };
-}
-
-/**
- * Knows which callback is running: a timer the learner's code armed, or
- * anything else (a socket event, the check's own timers). A promise that
- * settles inside a learner's timer settled because time passed, not because
- * of an event. Built on async_hooks: every callback Node runs is announced
- * ('before'); process.nextTick callbacks and promise reactions run inside the
- * callback that queued them, so they do not count as a new one.
- */
-class Callbacks {
-  /** the learner's timer whose callback is running, or undefined */
-  current?: LearnerTimer;
-  readonly #types = new Map<number, string>();
-  readonly #timers = new Map<number, LearnerTimer>();
-  readonly #hook;
-
-  constructor(learnerFile: string) {
-    const places = [learnerFile, pathToFileURL(learnerFile).href];
-    this.#hook = createHook({
-      init: (id, type, _trigger, resource) => {
-        if (type === 'PROMISE') return;
-        this.#types.set(id, type);
-        if (type === 'Timeout' && calledFrom(places)) {
-          const timeout = resource as { _idleTimeout?: number; _destroyed?: boolean };
-          this.#timers.set(id, { ms: timeout._idleTimeout ?? NaN, armedAt: performance.now(), resource: timeout });
-        }
-      },
-      before: (id) => {
-        const timer = this.#timers.get(id);
-        if (timer) {
-          timer.firedAt = performance.now();
-          this.current = timer;
-          return;
-        }
-        const type = this.#types.get(id);
-        if (type !== undefined && type !== 'TickObject' && type !== 'Microtask') this.current = undefined;
-      },
-      destroy: (id) => {
-        this.#types.delete(id);
-      },
-    });
-    this.#hook.enable();
-  }
-
-  /** True while a timer the learner's code armed can still go off. */
-  get timersPending(): boolean {
-    return [...this.#timers.values()].some((timer) => timer.resource._destroyed === false);
-  }
-
-  stop(): void {
-    this.#hook.disable();
-  }
-}
-
-/** True when the code running now was called from the learner's file. */
-function calledFrom(places: string[]): boolean {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 50;
-  const stack = new Error().stack ?? '';
-  Error.stackTraceLimit = limit;
-  return places.some((place) => stack.includes(place));
-}
-
-// ── the learner's promise ─────────────────────────────────────────────────
-
 /** The learner's promise, and the timer of the learner's it settled in, if any. */
 class TimedFollow extends Follow {
   /** set when it settled inside a timer the learner's code armed */
@@ -138,7 +59,7 @@ interface Accepted {
 }
 
 /** The learner's call: what it returned, watched. Fails unless it is a promise. */
-function call(c: Check<typeof Exercise>, fetchReply: typeof Exercise.fetchReply, port: number, changed: Signal, callbacks: Callbacks): TimedFollow {
+function call(c: Check<typeof Exercise>, fetchReply: typeof Exercise.fetchReply, port: number, changed: Signal, callbacks: LearnerTimers): TimedFollow {
   const result: unknown = fetchReply(port, REQUEST);
   if (!isThenable(result)) {
     c.fail(`fetchReply() returned ${show(result)}; expected a promise of the reply (return new Promise(…), or make the function async)`);
@@ -149,7 +70,7 @@ function call(c: Check<typeof Exercise>, fetchReply: typeof Exercise.fetchReply,
 export default defineCheck<typeof Exercise>(async (c) => {
   const fetchReply = await c.exported('fetchReply');
 
-  const callbacks = new Callbacks(c.file);
+  const callbacks = new LearnerTimers(c.file);
   // Every client socket the learner's code connects (net.connect, net.createConnection and
   // new net.Socket().connect() all call this method; on Node 20 the last one is not published
   // on diagnostics_channel), and when each emitted 'end'.

@@ -9,3 +9,4 @@ export { chunkings, median, seededRandom, splitRandomly, timeRounds, writePieces
 export { runCheck } from './run.ts';
 export { CheckPool, CheckWorker, runIsolated, type IsolatedOptions } from './isolated.ts';
 export { Follow, describeReason, handedOver, turn, type Outcome } from './follow.ts';
+export { LearnerTimers, type LearnerTimer } from './timers.ts';
