@@ -387,7 +387,16 @@ export async function teardown(server: net.Server, port: number, host: string): 
   server.close();
   await once(server, 'close');
   server.listen(port, host);
-  await listening(server);
+  let restart = `The server listened on port ${port} again at once, TIME-WAIT or not: Node (libuv) sets SO_REUSEADDR.`;
+  try {
+    await listening(server);
+  } catch {
+    // Another program on this machine took the port in the moment it was free (rare, on a busy
+    // machine): that is not TIME-WAIT. Go on, on a new port.
+    restart = `Another program took port ${port} in the moment between close() and listen() (run the lesson again to see the restart).`;
+    server.listen(0, host);
+    await listening(server);
+  }
   const waiting = (await tcpStates(port))?.filter((s) => s.state === 'TIME-WAIT' && s.localPort === port).length;
   timeline.server('listening', `again${waiting === undefined ? '' : `, ${waiting} TIME-WAIT`}`);
   return {
@@ -395,7 +404,7 @@ export async function teardown(server: net.Server, port: number, host: string): 
     lines: [
       `A sent the first FIN: its side (port ${aPort}) waits in TIME-WAIT${aState ? `, ${aState.timeWaitLeft} s left` : ''}.`,
       `With B the server sent the first FIN: the TIME-WAIT is on the server's side (port ${port}).`,
-      `The server listened on port ${port} again at once, TIME-WAIT or not: Node (libuv) sets SO_REUSEADDR.`,
+      restart,
     ],
   };
 }
