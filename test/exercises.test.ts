@@ -230,6 +230,31 @@ describe('exercises', { concurrency: true }, () => {
       assert.equal(result.ok, true, failedAt(result));
     });
 
+    test('a failed check closes every socket the answer opened, also one made with new net.Socket() that ignores the FIN', async () => {
+      const halfOpenClient = learnerFile(`import net from 'node:net';
+export function start() {
+  const server = net.createServer((socket) => socket.on('error', () => {}));
+  server.listen(0, '127.0.0.1', () => {
+    // Not net.connect(): on Node 20 this kind of socket is published on no diagnostics channel.
+    const client = new net.Socket({ allowHalfOpen: true });
+    client.on('error', () => {});
+    client.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  });
+  return server;
+}
+`);
+      const check = checkWith(`
+      const { once } = await import('node:events');
+      const start = await c.exported('start');
+      const server = await c.step('calling start()', () => c.serverFrom(start(), 'start()'));
+      const accepted = once(server, 'connection');
+      await c.step('listening', (s: any) => c.listening(server, s));
+      await c.step('waiting for its client', () => accepted);
+      await c.step('failing on purpose', () => c.expectEqual('wrong', 'right', 'a failure, so the check cleans up after it'));`);
+      const result = await runIsolated(check, halfOpenClient);
+      assert.equal(result.failed?.name, 'failing on purpose', failedAt(result));
+      assertNothingLeft(result);
+    });
     const loops: [string, string, string, RegExp][] = [
       ['at the top level of the file', serverCheck, server("socket.end('hello\\n');", 'let n = 0;\nwhile (n >= 0) n = (n + 1) % 7;'), /^loading your file$/],
       ['in a connection handler', serverCheck, server('for (;;) {}'), /^(connecting|waiting for hello)$/],

@@ -24,7 +24,7 @@ export class Tracker {
   onAsyncError?: (err: unknown) => void;
   pendingAsyncError?: unknown;
   #originalListen = net.Server.prototype.listen;
-  #onClientSocket = (message: unknown) => this.#addSocket((message as { socket: net.Socket }).socket);
+  #originalConnect = net.Socket.prototype.connect;
   #onServerSocket = (message: unknown) => this.#addSocket((message as { socket: net.Socket }).socket);
   #onUdpSocket = (message: unknown) => {
     const socket = (message as { socket: dgram.Socket }).socket;
@@ -41,7 +41,13 @@ export class Tracker {
       tracker.listenCalls.set(this, parseListenArgs(args));
       return (original as (...a: unknown[]) => net.Server).apply(this, args);
     } as typeof original;
-    dc.subscribe('net.client.socket', this.#onClientSocket);
+    // Every client socket connects through here (net.connect, tls.connect, new net.Socket().connect()).
+    // The 'net.client.socket' channel is not enough: on Node 20 only net.connect() publishes to it.
+    const connect = this.#originalConnect;
+    net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+      tracker.#addSocket(this);
+      return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
+    } as typeof connect;
     dc.subscribe('net.server.socket', this.#onServerSocket);
     dc.subscribe('udp.socket', this.#onUdpSocket);
     process.setUncaughtExceptionCaptureCallback((err) => this.#asyncError(err));
@@ -50,7 +56,7 @@ export class Tracker {
 
   uninstall(): void {
     net.Server.prototype.listen = this.#originalListen;
-    dc.unsubscribe('net.client.socket', this.#onClientSocket);
+    net.Socket.prototype.connect = this.#originalConnect;
     dc.unsubscribe('net.server.socket', this.#onServerSocket);
     dc.unsubscribe('udp.socket', this.#onUdpSocket);
     process.setUncaughtExceptionCaptureCallback(null);
@@ -58,6 +64,7 @@ export class Tracker {
   }
 
   #addSocket(socket: net.Socket): void {
+    if (this.sockets.has(socket)) return;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
   }
