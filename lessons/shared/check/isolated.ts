@@ -24,6 +24,8 @@ const TICK_MS = 100;
 export const BLOCKED_MS = 2000;
 /** While loading, compiling holds the event loop too: allow more. */
 export const BLOCKED_LOADING_MS = 5000;
+/** A thread held without using the CPU (a synchronous wait, or starved by a busy machine) gets this long at least. */
+const STARVED_MS = 10_000;
 /** The JavaScript heap the learner's code and the check may use together. */
 export const MEMORY_MB = 256;
 
@@ -174,9 +176,9 @@ export class CheckWorker {
         const limit = (loading ? options.blockedLoadingMs : options.blockedMs) ?? (loading ? BLOCKED_LOADING_MS : BLOCKED_MS) * Math.max(1, scale);
         const held = now - lastBeat;
         if (held < limit) return;
-        // Held without using the CPU (a synchronous wait, or a starved thread): allow five times as long.
+        // Held without using the CPU (a synchronous wait, or a starved thread): allow five times as long, 10 s at least.
         const cpu = threadCpuMs(this.#threadId);
-        if (cpu !== undefined && cpu - cpuAtBeat < limit * 0.75 && held < limit * 5) return;
+        if (cpu !== undefined && cpu - cpuAtBeat < limit * 0.75 && held < Math.max(limit * 5, STARVED_MS)) return;
         const seconds = (held / 1000).toFixed(1);
         this.#stopped(
           loading
