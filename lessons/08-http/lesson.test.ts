@@ -645,8 +645,9 @@ describe('lesson 08', { concurrency: true, timeout: 20_000 }, () => {
       };
       const contrast = (m: { fastest: number; typical: number }) => m.typical > 15 && m.typical > m.fastest * 5;
       let result = await measure();
-      // A machine busy with other work can blur one measurement: measure once more; a real regression fails both times.
-      if (!contrast(result)) result = await measure();
+      // A machine busy with other work can blur a measurement (a late round puts the ACKs back in
+      // quick mode): measure up to twice more; a real regression fails every time.
+      for (let again = 0; again < 2 && !contrast(result); again++) result = await measure();
       t.diagnostic(result.detail);
       assert.ok(contrast(result), `expected noDelay: false to stall (~40 ms) and the default not: ${result.detail}`);
     });
