@@ -306,8 +306,10 @@ export default defineCheck<typeof Exercise>(async (c) => {
 
     // ── 2. lost datagrams: ask again ─────────────────────────────────────────
 
+    // Only the 3rd is answered: on a busy machine a retry can leave before that answer is read, and
+    // answering it too would make this a test of duplicate answers (a later step is that test).
     const lossy = await server('the server', (d, s) => {
-      if (s.count > 2) void s.answer(d.from, answerTo(d.text));
+      if (s.count === 3) void s.answer(d.from, answerTo(d.text));
     });
     const retried = await c.step('asking a server that drops your first 2 datagrams', async (s) => {
       const options = { timeout: SHORT, retries: 8 };
