@@ -123,13 +123,13 @@ export async function measureAll(
   const ports = clients.map((client) => client.localPort!);
   try {
     const firsts = await Promise.all(clients.map((client, i) => roundTrip(client, 0, variants[i].sending)));
-    const before = await dataSegmentsOut(ports);
+    const before = await dataSegmentsOut(port, ports);
     const rtts = await Promise.all(clients.map(async (client, i) => {
       const times: number[] = [];
       for (let n = 1; n <= rounds; n++) times.push(await roundTrip(client, n, variants[i].sending));
       return times;
     }));
-    const after = await dataSegmentsOut(ports);
+    const after = await dataSegmentsOut(port, ports);
     return variants.map((variant, i) => ({
       variant,
       first: firsts[i],
@@ -155,12 +155,14 @@ export interface KernelCounters {
 }
 
 /**
- * The kernel's counters of each socket bound to one of `localPorts`, read with
- * `ss` (Linux, iproute2). Undefined where `ss` is missing or a socket is gone.
+ * The kernel's counters of each client socket bound to one of `localPorts` and
+ * connected to `remotePort`, read with `ss` (Linux, iproute2). Both ports are
+ * matched: Linux reuses a local port for connections to other peers, and
+ * another server may listen on it. Undefined where `ss` is missing or a socket is gone.
  */
-export async function kernelCounters(localPorts: readonly number[]): Promise<Map<number, KernelCounters> | undefined> {
+export async function kernelCounters(remotePort: number, localPorts: readonly number[]): Promise<Map<number, KernelCounters> | undefined> {
   if (process.platform !== 'linux') return undefined;
-  const filter = `( ${localPorts.map((port) => `sport = :${port}`).join(' or ')} )`;
+  const filter = `( dport = :${remotePort} and ( ${localPorts.map((port) => `sport = :${port}`).join(' or ')} ) )`;
   let stdout: string;
   try {
     ({ stdout } = await run('ss', ['-tinH', filter]));
@@ -170,8 +172,8 @@ export async function kernelCounters(localPorts: readonly number[]): Promise<Map
   // One block per socket: "ESTAB 0 0 127.0.0.1:41738 127.0.0.1:34205", then a line of counters.
   const counts = new Map<number, KernelCounters>();
   for (const block of stdout.split(/\n(?=\S)/)) {
-    const columns = /^\S+\s+\d+\s+(\d+)\s+\S*:(\d+)\s/.exec(block);
-    if (!columns) continue;
+    const columns = /^\S+\s+\d+\s+(\d+)\s+\S*:(\d+)\s+\S*:(\d+)\s/.exec(block);
+    if (!columns || Number(columns[3]) !== remotePort) continue;
     counts.set(Number(columns[2]), {
       // ss leaves the field out while it is still 0.
       dataSegmentsOut: Number(/\bdata_segs_out:(\d+)/.exec(block)?.[1] ?? 0),
@@ -181,9 +183,9 @@ export async function kernelCounters(localPorts: readonly number[]): Promise<Map
   return localPorts.every((port) => counts.has(port)) ? counts : undefined;
 }
 
-/** Data segments sent from each socket bound to one of `localPorts`; undefined without `ss`. */
-export async function dataSegmentsOut(localPorts: readonly number[]): Promise<Map<number, number> | undefined> {
-  const counts = await kernelCounters(localPorts);
+/** Data segments sent from each socket bound to one of `localPorts` and connected to `remotePort`; undefined without `ss`. */
+export async function dataSegmentsOut(remotePort: number, localPorts: readonly number[]): Promise<Map<number, number> | undefined> {
+  const counts = await kernelCounters(remotePort, localPorts);
   return counts && new Map([...counts].map(([port, c]) => [port, c.dataSegmentsOut]));
 }
 

@@ -102,9 +102,9 @@ export async function measure(port: number, host: string, name: Case, writes = D
   const client = net.connect({ port, host, noDelay: true });
   await once(client, 'connect');
   const reply = readAll(client);
-  const before = (await kernelCounters([client.localPort!]))?.get(client.localPort!);
+  const before = (await kernelCounters(port, [client.localPort!]))?.get(client.localPort!);
   const count = await writeCase(client, name, writes);
-  const after = before && (await acknowledged(client.localPort!));
+  const after = before && (await acknowledged(port, client.localPort!));
   client.end();
   const tally = JSON.parse((await reply).toString()) as Tally;
   const segments = before && after ? after.dataSegmentsOut - before.dataSegmentsOut : undefined;
@@ -116,9 +116,9 @@ export async function measure(port: number, host: string, name: Case, writes = D
  * (Send-Q 0), so that every segment it will send for them has been sent.
  * A write() callback only means "handed to the kernel". Undefined without `ss`.
  */
-async function acknowledged(localPort: number): Promise<KernelCounters | undefined> {
+async function acknowledged(remotePort: number, localPort: number): Promise<KernelCounters | undefined> {
   for (let tries = 0; tries < 200; tries++) {
-    const counters = (await kernelCounters([localPort]))?.get(localPort);
+    const counters = (await kernelCounters(remotePort, [localPort]))?.get(localPort);
     if (!counters || counters.sendQueue === 0) return counters;
   }
   return undefined;
