@@ -1,7 +1,8 @@
 // A known wrong answer: close(), end() every socket, sleep 50 ms, destroy()
 // the rest, and resolve without waiting for 'close'. A fixed sleep instead of
 // graceMs and the 'close' event. The check must fail it at "checking that
-// nothing is destroyed before graceMs", whatever the timing.
+// nothing is destroyed before graceMs" (or, if a stalled thread makes the
+// sleep outlast graceMs, at its other fault: not waiting for 'close').
 import net from 'node:net';
 
 export function gracefulShutdown(server: net.Server): (graceMs: number) => Promise<void> {
