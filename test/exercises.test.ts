@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process';
 const execFileAsync = promisify(execFile);
 import { LESSONS, folderName } from '../lessons/catalog.ts';
 import { CheckFailure, CheckPool, Signal, chunkings, defineCheck, runCheck, runIsolated, seededRandom, splitRandomly, type CheckResult } from '../lessons/shared/check/index.ts';
-import { closedPort } from '../lessons/shared/testing.ts';
+import { refusedPort } from '../lessons/shared/testing.ts';
 import {
   checkFile,
   exerciseLessons,
@@ -382,7 +382,7 @@ console.log(JSON.stringify({ failed: result.failed, maxRssMb: process.resourceUs
       });
 
       test('a refused connection is explained, never a bare ECONNREFUSED', async () => {
-        const port = await closedPort();
+        const port = await refusedPort();
         const check = defineCheck(async (c) => {
           await c.step('connecting', () => c.connect(port));
         });
@@ -394,7 +394,7 @@ console.log(JSON.stringify({ failed: result.failed, maxRssMb: process.resourceUs
       });
 
       test('a server on a fixed port is named as the cause', async () => {
-        const port = await closedPort();
+        const port = await refusedPort();
         const file = learnerFile(`import net from 'node:net';
     export function start() { const s = net.createServer(); s.listen(${port}, '127.0.0.1'); return s; }`);
         const check = defineCheck<{ start(): net.Server }>(async (c) => {

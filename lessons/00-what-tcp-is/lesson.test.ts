@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, test, type TestContext } from 'node:test';
 import { UsageError } from '../shared/cli.ts';
 import { closed, readAll } from '../shared/read.ts';
-import { HOST, ONE_READ, assertStopsReading, closedPort, connect, listen, mustCall, mustNotCall, nextConnection, onCleanup } from '../shared/testing.ts';
+import { HOST, ONE_READ, assertStopsReading, connect, listen, mustCall, mustNotCall, nextConnection, onCleanup, refusedPort } from '../shared/testing.ts';
 import { BusyServer, createEchoServer, main, sharedClock, ssUnavailable, stateOf, statesWhen, tcpStates, type SocketState } from './lesson.ts';
 
 // The kernel's view comes from ss: Linux only. Elsewhere those tests skip and say so.
@@ -299,14 +299,14 @@ describe('lesson 00', { concurrency: true, timeout: 20_000 }, () => {
   });
 
   test("a connect to a port where nothing listens gets 'error' ECONNREFUSED and 'close' with hadError true, never 'connect'", async (t) => {
-    const client = dial(t, await closedPort());
+    const client = dial(t, await refusedPort());
     client.on('connect', mustNotCall("'connect'"));
     client.on('error', mustCall(t, (err: NodeJS.ErrnoException) => assert.equal(err.code, 'ECONNREFUSED')));
     assert.equal(await whenClosed(client), true);
   });
 
   test('a refused connect to a name with an IPv4 and an IPv6 address is an AggregateError: empty message, code ECONNREFUSED, one error per address', async (t) => {
-    const port = await closedPort();
+    const port = await refusedPort();
     // A lookup that answers like /etc/hosts on most machines: localhost is 127.0.0.1 and ::1.
     const lookup = ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) =>
       options.all ? callback(null, [{ address: HOST, family: 4 }, { address: '::1', family: 6 }]) : callback(null, HOST, 4)) as unknown as net.LookupFunction;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test, { describe, type TestContext } from 'node:test';
 import { closed, readAll, readUntil } from '../shared/read.ts';
-import { HOST, ONE_READ, assertStopsReading, closedPort, connect, listen, mustCall, mustNotCall, nextConnection, paused } from '../shared/testing.ts';
+import { HOST, ONE_READ, assertStopsReading, connect, listen, mustCall, mustNotCall, nextConnection, paused, refusedPort } from '../shared/testing.ts';
 import { closeGracefully, createEchoServer, main, trackSockets } from './lesson.ts';
 
 /** Connect a client and wait until the server has accepted it too: [client, the server's socket]. */
@@ -560,7 +560,7 @@ describe('lesson 02', { concurrency: true }, () => {
   // ── connect errors ──────────────────────────────────────────────────────────
 
   test("a refused connect to a name with two addresses is an AggregateError with an empty message: read err.code", LIMIT, async () => {
-    const port = await closedPort();
+    const port = await refusedPort();
     // A name that resolves to 127.0.0.1 and ::1, as 'localhost' does on many machines.
     const lookup = ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
       if (options.all) callback(null, [{ address: HOST, family: 4 }, { address: '::1', family: 6 }]);

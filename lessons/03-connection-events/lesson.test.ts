@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, test, type TestContext } from 'node:test';
 import { UsageError, finishConnection, usage } from '../shared/cli.ts';
 import { closed, readAll, readUntil } from '../shared/read.ts';
-import { HOST, closedPort, connect, listen, mustCall, mustNotCall, nextConnection, onCleanup, sendWithoutReading } from '../shared/testing.ts';
+import { HOST, connect, listen, mustCall, mustNotCall, nextConnection, onCleanup, refusedPort, sendWithoutReading } from '../shared/testing.ts';
 import { Timeline, type Side } from '../shared/timeline.ts';
 import { has, start } from '../../test/processes.ts';
 import {
@@ -394,7 +394,7 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
 
   test("the lesson's refused demo draws 'error' ECONNREFUSED, then close(hadError true), and reports err.code", async () => {
     const timeline = new Timeline();
-    assert.deepEqual(await connectRefused(timeline, await closedPort(), HOST), { code: 'ECONNREFUSED', hadError: true });
+    assert.deepEqual(await connectRefused(timeline, await refusedPort(), HOST), { code: 'ECONNREFUSED', hadError: true });
     assert.deepEqual(timeline.events.map((e) => `${e.name} ${e.detail}`), ['error ECONNREFUSED', 'close hadError: true']);
   });
 
@@ -437,7 +437,7 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
   // ── 'error' ────────────────────────────────────────────────────────────────
 
   test("a refused connection emits 'error' (ECONNREFUSED) and then 'close' with hadError true", async (t) => {
-    const client = net.connect(await closedPort(), HOST);
+    const client = net.connect(await refusedPort(), HOST);
     onCleanup(t, () => client.destroy());
     client.on('connect', mustNotCall("'connect'"));
     const order: string[] = [];
@@ -479,7 +479,7 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
   });
 
   test('connecting by a name with several addresses can fail with an AggregateError: empty message, the code of the first attempt, one error per address', async (t) => {
-    const port = await closedPort();
+    const port = await refusedPort();
     // A stand-in for DNS: the name has an IPv4 and an IPv6 address, like localhost on many machines.
     const addresses = [{ address: HOST, family: 4 }, { address: '::1', family: 6 }];
     const client = net.connect({
@@ -507,7 +507,7 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
   });
 
   test("a socket without an 'error' listener crashes the process when an error comes", async () => {
-    const port = await closedPort();
+    const port = await refusedPort();
     const { exitCode, stderr } = await runChild(`import net from 'node:net'; net.connect(${port}, '${HOST}');`);
     assert.equal(exitCode, 1);
     assert.match(stderr, /Unhandled 'error' event/);

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { TestContext } from 'node:test';
 
 export const HOST = '127.0.0.1';
+export { refusedPort } from './ports.ts';
 
 interface Pending {
   cleanups: (() => unknown)[];
@@ -88,16 +89,6 @@ export async function connect(
   onCleanup(t, () => socket.destroy());
   await once(socket, 'connect');
   return socket;
-}
-
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, HOST);
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** The next socket `server` accepts. Call it before the client connects. */

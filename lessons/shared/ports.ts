@@ -1,0 +1,40 @@
+// A port where a connect is refused, for the tests and the checks.
+import { once } from 'node:events';
+import net from 'node:net';
+
+/**
+ * Ports for listen(0) and for outgoing connections come from the system's
+ * ephemeral range: 32768–60999 on Linux, 49152–65535 on macOS and Windows,
+ * 10000–65535 on FreeBSD. A port below all of them is never handed out that
+ * way, so no other test, check or client can take it while we use it.
+ */
+const LOW = 5000;
+const HIGH = 9999;
+
+/** Listen on `port` and close again; false if something else has it (or we may not). */
+async function free(port: number, host: string): Promise<boolean> {
+  const server = net.createServer();
+  server.listen(port, host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    // No IPv6 on this machine: nobody can listen on ::1 either.
+    return (err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' && host === '::1';
+  }
+  await new Promise((resolve) => server.close(resolve));
+  return true;
+}
+
+/**
+ * A port on 127.0.0.1 (and ::1) that nothing listens on, and that stays so:
+ * it lies outside the ephemeral range. A port that listen(0) chose and close()
+ * released can be taken again at once by any other program, or by a test
+ * running beside this one, and the "refused" connect then meets a server.
+ */
+export async function refusedPort(): Promise<number> {
+  for (let tries = 0; tries < 100; tries++) {
+    const port = LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
+    if ((await free(port, '127.0.0.1')) && (await free(port, '::1'))) return port;
+  }
+  throw new Error(`no free port between ${LOW} and ${HIGH} on 127.0.0.1`);
+}
