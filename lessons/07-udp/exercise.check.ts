@@ -15,7 +15,7 @@ import dc from 'node:dgram';
 import diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CheckFailure, HOST, Signal, defineCheck, fail, isThenable, show, type Check } from '../shared/check/index.ts';
+import { CheckFailure, HOST, Signal, defineCheck, fail, isThenable, show, unboundUdpPort, type Check } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 /** The check's answer to a question (its own copy: changing exercise.ts does not change it). */
@@ -522,8 +522,8 @@ export default defineCheck<typeof Exercise>(async (c) => {
       await allClosed(call, 'after the failed send', s);
     });
 
-    const nobody = await server('a socket closed at once');
-    await nobody.close();
+    // Outside the ephemeral range: a port bind(0) gave back could be bound again meanwhile.
+    const nobody = { port: await unboundUdpPort() };
     await c.step('asking a port where nothing is bound', async (s) => {
       // Three sends: a connected socket hears "port unreachable" after each (so a busy machine cannot hide it).
       const call = new Call(c, ask, nobody.port, 'hello?', { timeout: SHORT, retries: 2 });

@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import { createCounter, measure } from '../06-coalescing/lesson.ts';
 import { LessonError, UsageError } from '../shared/cli.ts';
-import { HOST, mustCall, onCleanup } from '../shared/testing.ts';
+import { HOST, mustCall, onCleanup, unboundUdpPort } from '../shared/testing.ts';
 import { has, start } from '../../test/processes.ts';
 import {
-  DEFAULT_SENDS, MAX_QUEUED, MAX_REPLY, MAX_UDP4_PAYLOAD, MAX_UDP6_PAYLOAD, SMALL_BUFFER, SMALL_SENDS, bound, closedUdpPort,
+  DEFAULT_SENDS, MAX_QUEUED, MAX_REPLY, MAX_UDP4_PAYLOAD, MAX_UDP6_PAYLOAD, SMALL_BUFFER, SMALL_SENDS, bound,
   createReplyServer, flood, main, rcvbufErrors, reply, sendSmall, socketDrops, trySize,
 } from './lesson.ts';
 
@@ -247,7 +247,7 @@ describe('lesson 07', { concurrency: true, timeout: WAIT }, () => {
   test('socketDrops() reads the drop counter of the socket bound to a port, and null when there is none', { skip: notLinux }, async (t) => {
     const { port } = await boundSocket(t);
     assert.equal(socketDrops(port), 0);
-    assert.equal(socketDrops(await closedUdpPort(HOST)), null);
+    assert.equal(socketDrops(await unboundUdpPort()), null);
   });
 
   test('ss -uamn shows the same drop counter, as d… in skmem', { skip: notLinux || (!has('ss') && 'ss (iproute2) is not installed') }, async (t) => {
@@ -267,7 +267,7 @@ describe('lesson 07', { concurrency: true, timeout: WAIT }, () => {
   // ── no connection, so no refusal ────────────────────────────────────────────
 
   test("to a port where nothing is bound, an unconnected socket hears nothing, while a connected one gets 'error' ECONNREFUSED", { skip: notLinux }, async (t) => {
-    const port = await closedUdpPort(HOST);
+    const port = await unboundUdpPort();
     const loose = udp(t);
     loose.on('error', () => assert.fail('the unconnected socket must get no error'));
     const sent = await new Promise((resolve) => loose.send('anyone?', port, HOST, resolve));
@@ -284,7 +284,7 @@ describe('lesson 07', { concurrency: true, timeout: WAIT }, () => {
   });
 
   test("after connect(), the ICMP 'port unreachable' is an 'error' ECONNREFUSED from recvmsg, after send() reported success; the socket stays open", { skip: notLinux }, async (t) => {
-    const port = await closedUdpPort(HOST);
+    const port = await unboundUdpPort();
     const socket = udp(t);
     socket.connect(port, HOST);
     await once(socket, 'connect');

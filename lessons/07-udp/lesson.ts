@@ -9,6 +9,7 @@ import { createCounter, measure } from '../06-coalescing/lesson.ts';
 import {
   clientTarget, explainListenError, forgetStopSignal, positiveInt, stopSignal, type FlagSpec, type LessonOptions,
 } from '../shared/cli.ts';
+import { unboundUdpPort } from '../shared/ports.ts';
 import { Timeline, describe, type Side } from '../shared/timeline.ts';
 
 export const flags: Record<string, FlagSpec> = {
@@ -324,15 +325,6 @@ export function rcvbufErrors(type: dgram.SocketType = 'udp4'): number | null {
 
 // ── Part 5: no connection, so no refusal ──────────────────────────────────────
 
-/** A port on `host` where no UDP socket is bound (bound, then released). */
-export async function closedUdpPort(host: string): Promise<number> {
-  const socket = dgram.createSocket(socketType(host));
-  socket.bind(0, host);
-  const { port } = await bound(socket);
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
 // ── The lesson ────────────────────────────────────────────────────────────────
 
 export async function main(opts: LessonOptions): Promise<void> {
@@ -380,7 +372,7 @@ export async function main(opts: LessonOptions): Promise<void> {
   const lost = await flood(address, sends);
 
   // 5. Sending to a port where nothing is bound: without and with connect().
-  const refused = await closedUdpPort(address);
+  const refused = await unboundUdpPort(address);
   const loose = dgram.createSocket(type);
   const looseErrors: string[] = [];
   loose.on('error', (err: NodeJS.ErrnoException) => looseErrors.push(err.code ?? err.message));

@@ -1,4 +1,5 @@
-// A port where a connect is refused, for the tests and the checks.
+// Ports where nothing listens, for the lessons, the tests and the checks.
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 
@@ -25,6 +26,23 @@ async function free(port: number, host: string): Promise<boolean> {
   return true;
 }
 
+/** Bind a UDP socket to `port` and close it again; false if something else has it. */
+async function freeUdp(port: number, host: string): Promise<boolean> {
+  const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  socket.bind(port, host);
+  try {
+    await once(socket, 'listening');
+  } catch {
+    return false;
+  }
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return true;
+}
+
+function randomLowPort(): number {
+  return LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
+}
+
 /**
  * A port on 127.0.0.1 (and ::1) that nothing listens on, and that stays so:
  * it lies outside the ephemeral range. A port that listen(0) chose and close()
@@ -33,8 +51,17 @@ async function free(port: number, host: string): Promise<boolean> {
  */
 export async function refusedPort(): Promise<number> {
   for (let tries = 0; tries < 100; tries++) {
-    const port = LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
+    const port = randomLowPort();
     if ((await free(port, '127.0.0.1')) && (await free(port, '::1'))) return port;
   }
   throw new Error(`no free port between ${LOW} and ${HIGH} on 127.0.0.1`);
+}
+
+/** A UDP port on `host` where no socket is bound, and none will be: outside the ephemeral range too. */
+export async function unboundUdpPort(host = '127.0.0.1'): Promise<number> {
+  for (let tries = 0; tries < 100; tries++) {
+    const port = randomLowPort();
+    if (await freeUdp(port, host)) return port;
+  }
+  throw new Error(`no free UDP port between ${LOW} and ${HIGH} on ${host}`);
 }

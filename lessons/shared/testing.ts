@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { TestContext } from 'node:test';
 
 export const HOST = '127.0.0.1';
-export { refusedPort } from './ports.ts';
+export { refusedPort, unboundUdpPort } from './ports.ts';
 
 interface Pending {
   cleanups: (() => unknown)[];

@@ -10,4 +10,4 @@ export { runCheck } from './run.ts';
 export { CheckPool, CheckWorker, runIsolated, type IsolatedOptions } from './isolated.ts';
 export { Follow, describeReason, handedOver, turn, type Outcome } from './follow.ts';
 export { LearnerTimers, type LearnerTimer } from './timers.ts';
-export { refusedPort } from '../ports.ts';
+export { refusedPort, unboundUdpPort } from '../ports.ts';
