@@ -1,13 +1,16 @@
 // The shared helpers every lesson relies on: flag parsing and listen errors
-// (lessons/shared/cli.ts), and the timeline, what it records from real sockets
-// and how it draws it (lessons/shared/timeline.ts).
+// (lessons/shared/cli.ts), the timeline, what it records from real sockets
+// and how it draws it (lessons/shared/timeline.ts), and the ports where
+// nothing listens (lessons/shared/ports.ts).
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe as suite, test } from 'node:test';
 import { DEFAULT_HOST, LessonError, UsageError, isLoopback, listening, parseLessonArgs } from '../lessons/shared/cli.ts';
 import { readAll } from '../lessons/shared/read.ts';
-import { HOST, connect, listen } from '../lessons/shared/testing.ts';
+import { HOST, connect, listen, refusedPort, unboundUdpPort } from '../lessons/shared/testing.ts';
 import { Timeline, describe, width } from '../lessons/shared/timeline.ts';
 
 suite('cli.ts', () => {
@@ -205,5 +208,29 @@ suite('timeline.ts', () => {
     client.end();
     assert.equal((await reply).toString(), 'late');
     assert.deepEqual(timeline.names('server'), ['end', 'write()', 'end()']);
+  });
+});
+
+suite('ports.ts', () => {
+  test('refusedPort() is below every ephemeral range, and a connect to it is refused', async () => {
+    const port = await refusedPort();
+    assert.ok(port >= 1024 && port < 10_000, `port ${port}`);
+    // Where the ephemeral range is known, check it against the machine's own.
+    if (process.platform === 'linux') {
+      const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+      assert.ok(port < low, `port ${port} is inside the ephemeral range from ${low}`);
+    }
+    const client = net.connect(port, HOST);
+    const [err] = (await once(client, 'error')) as [NodeJS.ErrnoException];
+    assert.equal(err.code, 'ECONNREFUSED');
+  });
+
+  test('unboundUdpPort() is below the ephemeral range, and nothing is bound there', async () => {
+    const port = await unboundUdpPort();
+    assert.ok(port >= 1024 && port < 10_000, `port ${port}`);
+    const socket = dgram.createSocket('udp4');
+    socket.bind(port, HOST);
+    await once(socket, 'listening');
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
   });
 });

@@ -19,8 +19,9 @@ async function free(port: number, host: string): Promise<boolean> {
   try {
     await once(server, 'listening');
   } catch (err) {
-    // No IPv6 on this machine: nobody can listen on ::1 either.
-    return (err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' && host === '::1';
+    // No IPv6 on this machine (no ::1, or no IPv6 at all): nobody can listen on ::1 either.
+    const code = (err as NodeJS.ErrnoException).code;
+    return host === '::1' && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT');
   }
   await new Promise((resolve) => server.close(resolve));
   return true;
