@@ -1,7 +1,7 @@
 // The check for exercise 06: run it with `npm run check 06`.
 // It feeds the learner's LineSplitter the same lines cut every way, then over
 // a real socket, and compares only the lines that come out: never the chunks.
-import { CheckFailure, chunkings, defineCheck, fail, seededRandom, show, splitRandomly } from '../shared/check/index.ts';
+import { CheckFailure, chunkings, defineCheck, fail, piecesOf, seededRandom, show, splitRandomly } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 type Splitter = InstanceType<typeof Exercise.LineSplitter>;
@@ -30,12 +30,7 @@ const SEED = 1;
 const RANDOM_SPLITS = 3;
 const CUTS = chunkings(MESSAGES, { randomSplits: RANDOM_SPLITS, seed: SEED });
 
-/** A chunking of the harness by its name. */
-function cut(name: string): Buffer[] {
-  const found = CUTS.find((c) => c.name === name);
-  if (!found) throw new Error(`exercise.check.ts: chunkings() has no "${name}"`);
-  return found.pieces;
-}
+const cut = (name: string) => piecesOf(CUTS, name);
 
 /** Random pieces of 1 to 7 characters: lines are cut anywhere, characters never. */
 function splitBetweenCharacters(text: string, random: () => number): Buffer[] {

@@ -3,7 +3,7 @@
 // over a real socket, then the limits, then large inputs in small pieces, and
 // compares only the requests that come out: never the chunks.
 import { performance } from 'node:perf_hooks';
-import { CheckFailure, chunkings, defineCheck, fail, seededRandom, show, splitRandomly } from '../shared/check/index.ts';
+import { CheckFailure, chunkings, defineCheck, fail, piecesOf, seededRandom, show, splitRandomly } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 type Reader = InstanceType<typeof Exercise.RequestReader>;
@@ -58,11 +58,7 @@ const SEED = 1;
 const RANDOM_SPLITS = 3;
 const CUTS = chunkings(MESSAGES, { randomSplits: RANDOM_SPLITS, seed: SEED });
 
-function cut(name: string): Buffer[] {
-  const found = CUTS.find((c) => c.name === name);
-  if (!found) throw new Error(`exercise.check.ts: chunkings() has no "${name}"`);
-  return found.pieces;
-}
+const cut = (name: string) => piecesOf(CUTS, name);
 
 // Over a socket: the stream several times, written in random pieces.
 const ROUNDS = 4;

@@ -52,6 +52,13 @@ export function chunkings(messages: readonly (string | Uint8Array)[], options: {
   return out;
 }
 
+/** The pieces of the chunking called `name` in `cuts` (one of the names chunkings() gives). */
+export function piecesOf(cuts: readonly Chunking[], name: string): Buffer[] {
+  const found = cuts.find((c) => c.name === name);
+  if (!found) throw new Error(`chunkings() made no "${name}"`);
+  return found.pieces;
+}
+
 /**
  * Write pieces one at a time, each after the previous was handed to the
  * kernel, with Nagle off, so they tend to arrive separately. TCP still may
