@@ -17,7 +17,7 @@ import { execFile } from 'node:child_process';
 
 const execFileAsync = promisify(execFile);
 import { LESSONS, folderName } from '../lessons/catalog.ts';
-import { CheckFailure, CheckPool, Signal, chunkings, defineCheck, runCheck, runIsolated, seededRandom, splitRandomly, type CheckResult } from '../lessons/shared/check/index.ts';
+import { CheckFailure, CheckPool, HOST, Signal, chunkings, defineCheck, piecesOf, readBy, runCheck, runIsolated, seededRandom, splitRandomly, type CheckResult } from '../lessons/shared/check/index.ts';
 import { refusedPort } from '../lessons/shared/testing.ts';
 import {
   checkFile,
@@ -550,6 +550,38 @@ console.log(JSON.stringify({ failed: result.failed, maxRssMb: process.resourceUs
         const a = splitRandomly(whole, seededRandom(3)).map((p) => p.length);
         assert.deepEqual(a, splitRandomly(whole, seededRandom(3)).map((p) => p.length));
         assert.notDeepEqual(a, splitRandomly(whole, seededRandom(4)).map((p) => p.length));
+      });
+
+      test('piecesOf() picks a chunking by its name, and names the one it cannot find', () => {
+        const cuts = chunkings(['ab\n', 'c\n']);
+        assert.deepEqual(piecesOf(cuts, '1-byte pieces').map(String), ['a', 'b', '\n', 'c', '\n']);
+        assert.throws(() => piecesOf(cuts, '2-byte pieces'), /no "2-byte pieces"/);
+      });
+
+      test("clientAt() finds the learner's client socket, also one from new net.Socket().connect(); readBy() waits until it has read the bytes", async () => {
+        const file = learnerFile(`import net from 'node:net';
+    export function dial(port: number): net.Socket { const s = new net.Socket(); s.on('error', () => {}); s.resume(); s.connect(port, '127.0.0.1'); return s; }`);
+        const size = 1024 * 1024;
+        let read = -1;
+        const check = defineCheck<{ dial(port: number): net.Socket }>(async (c) => {
+          const dial = await c.exported('dial');
+          const server = c.name(net.createServer(), "the check's server");
+          const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+          server.listen(0, HOST);
+          const { port } = await c.listening(server);
+          const learner = dial(port);
+          const peer = await accepted;
+          peer.on('error', () => {});
+          await c.step('finding the socket', () => assert.equal(c.clientAt(peer.remotePort), learner));
+          peer.write(Buffer.alloc(size));
+          await readBy(() => c.clientAt(peer.remotePort), peer, size, () => false);
+          read = learner.bytesRead;
+          learner.destroy();
+          peer.destroy();
+        });
+        const result = await runCheck(check, file);
+        assert.equal(result.ok, true, failedAt(result));
+        assert.equal(read, size);
       });
     });
 

@@ -7,12 +7,11 @@
 // two addresses, 127.0.0.1 and ::1, as most machines do: so a refused connect
 // comes as an AggregateError with an empty message, deterministically. Then a
 // name that does not resolve, and two probes at once.
-import dc from 'node:diagnostics_channel';
 import type dns from 'node:dns';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
-import { Follow, HOST, LearnerTimers, Signal, defineCheck, describeReason, fail, handedOver, isThenable, refusedPort, show, turn, type LearnerTimer, type Outcome, type Recorder } from '../shared/check/index.ts';
+import { Follow, HOST, LearnerTimers, Signal, defineCheck, describeReason, fail, handedOver, isThenable, readBy, refusedPort, show, type LearnerTimer, type Outcome, type Recorder } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 // The check's own copies: changing exercise.ts does not change what is expected.
@@ -94,16 +93,6 @@ function expectEnding(o: Outcome, expected: { how: string; received?: string }, 
 export default defineCheck<typeof Exercise>(async (c) => {
   const probe = await c.exported('probe');
 
-  // The learner's client sockets (net.connect publishes each one here), to see
-  // how much each has read. Not published on Node 20 for
-  // `new net.Socket().connect()`: then the pieces are only paced by event-loop turns.
-  const clients: net.Socket[] = [];
-  const onClient = (message: unknown) => {
-    const { socket } = message as { socket: net.Socket };
-    clients.push(socket);
-    c.name(socket, "your client's socket");
-  };
-  dc.subscribe('net.client.socket', onClient);
   // Which of the learner's timers, if any, is running when its promise settles.
   const timers = new LearnerTimers(c.file);
   const settledIn = new WeakMap<Follow, LearnerTimer | undefined>();
@@ -139,21 +128,14 @@ export default defineCheck<typeof Exercise>(async (c) => {
       return { server, port, accepted };
     };
 
-    /** The learner's socket at the other end of `conn`, if net.connect() made it. */
+    /** The learner's socket at the other end of `conn`. */
     const learnerOf = (conn: Accepted): net.Socket | undefined => {
-      conn.learner ??= clients.findLast((s) => conn.clientPort !== undefined && s.localPort === conn.clientPort);
+      conn.learner ??= c.clientAt(conn.clientPort);
+      if (conn.learner) c.name(conn.learner, "your client's socket");
       return conn.learner;
     };
-
-    /** Wait until the learner's socket has read `bytes` bytes, then a few more turns. */
-    const delivered = async (conn: Accepted, bytes: number) => {
-      for (;;) {
-        const learner = learnerOf(conn);
-        if (!learner || learner.bytesRead >= bytes || learner.destroyed || conn.socket.destroyed || over) break;
-        await turn();
-      }
-      for (let i = 0; i < 3; i += 1) await turn();
-    };
+    /** Wait until the learner's socket has read `bytes` bytes (its 'data' has been emitted). */
+    const delivered = (conn: Accepted, bytes: number) => readBy(() => learnerOf(conn), conn.socket, bytes, () => over);
 
     /** The learner's call, watched. Fails unless it returns a promise. */
     const call = (t: net.TcpNetConnectOpts): Follow => {
@@ -357,6 +339,5 @@ export default defineCheck<typeof Exercise>(async (c) => {
   } finally {
     timers.stop();
     over = true;
-    dc.unsubscribe('net.client.socket', onClient);
   }
 });

@@ -199,6 +199,14 @@ export class Check<M> {
     return server;
   }
 
+  /**
+   * The client socket bound to `localPort` (what the check's server sees as its remotePort):
+   * the learner's, as a rule. Every socket connect() was called on is known, however it was made.
+   */
+  clientAt(localPort: number | undefined): net.Socket | undefined {
+    return localPort === undefined ? undefined : this.#tracker.connected.findLast((s) => s.localPort === localPort);
+  }
+
   /** Give a server or socket a name for reports ("the idle client"). */
   name<T extends object>(thing: T, name: string): T {
     this.#tracker.name(thing, name);

@@ -54,6 +54,20 @@ export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Wait until `reader()` (the learner's socket at the other end of `peer`) has read `bytes`
+ * bytes, or either socket is gone, or `stop()`; then a few more turns, so that what the
+ * learner's 'data' listener does with them has run.
+ */
+export async function readBy(reader: () => net.Socket | undefined, peer: net.Socket, bytes: number, stop: () => boolean): Promise<void> {
+  for (;;) {
+    const socket = reader();
+    if (!socket || socket.bytesRead >= bytes || socket.destroyed || peer.destroyed || stop()) break;
+    await turn();
+  }
+  for (let i = 0; i < 3; i += 1) await turn();
+}
+
 /** Write and wait until Node has handed the bytes to the kernel (or failed to). */
 export function handedOver(socket: net.Socket, bytes: string | Buffer): Promise<void> {
   return new Promise((resolve) => socket.write(bytes, () => resolve()));

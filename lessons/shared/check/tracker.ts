@@ -17,6 +17,8 @@ export class Tracker {
   readonly servers = new Set<net.Server>();
   readonly listenCalls = new Map<net.Server, ListenRequest>();
   readonly sockets = new Set<net.Socket>();
+  /** every socket connect() was called on while the check ran, in order, closed ones too */
+  readonly connected: net.Socket[] = [];
   /** UDP sockets, from the 'udp.socket' channel (dgram.createSocket publishes every one) */
   readonly udpSockets = new Set<dgram.Socket>();
   readonly names = new WeakMap<object, string>();
@@ -45,6 +47,7 @@ export class Tracker {
     // The 'net.client.socket' channel is not enough: on Node 20 only net.connect() publishes to it.
     const connect = this.#originalConnect;
     net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+      if (!tracker.sockets.has(this)) tracker.connected.push(this);
       tracker.#addSocket(this);
       return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
     } as typeof connect;
