@@ -137,6 +137,8 @@ export const LESSONS: readonly Lesson[] = [
         'wrong-late-error.ts': 'waiting for your promise to reject when nothing is listening',
         'wrong-close.ts': 'waiting for your promise to reject when nothing is listening',
         'wrong-only-refused.ts': 'waiting for your promise to reject when the server resets the connection mid-reply',
+        'wrong-shared.ts': 'calling fetchReply() twice at once: each promise must get its own reply',
+        'wrong-reset-shared.ts': 'calling fetchReply() twice at once: each promise must get its own reply',
       },
     },
   },

@@ -9,7 +9,7 @@
 // tries a port where nothing listens, and a server that resets mid-reply.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Follow, HOST, LearnerTimers, STEP_TIMEOUT, Signal, defineCheck, describeReason, fail, handedOver, isThenable, show, turn, type Check, type LearnerTimer, type Recorder } from '../shared/check/index.ts';
+import { Follow, HOST, LearnerTimers, STEP_TIMEOUT, Signal, defineCheck, describeReason, fail, handedOver, isThenable, readBy, refusedPort, show, turn, type Check, type LearnerTimer, type Recorder } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 // The check's own copies: changing exercise.ts does not change what is expected.
@@ -18,6 +18,8 @@ const REQUEST = 'what time is it? ça va, café ☕ 👋\n';
 const REPLY = REQUEST.toUpperCase();
 /** The reply cut in the middle of each of these characters: 5 pieces. */
 const PIECES = cutInside(REPLY, ['Ç', 'É', '☕', '👋']);
+/** The replies to two calls at once, each in two pieces: a call must resolve with its own. */
+const BOTH = ['FIRST REPLY: ÇA VA\n', 'SECOND REPLY: CAFÉ ☕\n'];
 
 /** `text`'s bytes, cut halfway through the first occurrence of each character in `chars`. */
 function cutInside(text: string, chars: string[]): Buffer[] {
@@ -71,18 +73,13 @@ export default defineCheck<typeof Exercise>(async (c) => {
   const fetchReply = await c.exported('fetchReply');
 
   const callbacks = new LearnerTimers(c.file);
-  // Every client socket the learner's code connects (net.connect, net.createConnection and
-  // new net.Socket().connect() all call this method; on Node 20 the last one is not published
-  // on diagnostics_channel), and when each emitted 'end'.
-  const clients: net.Socket[] = [];
+  // When each client socket of the learner's emitted 'end', from the moment it connects
+  // (net.connect, net.createConnection and new net.Socket().connect() all call this method).
   const endedAt = new WeakMap<net.Socket, number>();
   const connect = net.Socket.prototype.connect;
   net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
-    if (!clients.includes(this)) {
-      clients.push(this);
-      c.name(this, "your client's socket");
-      this.once('end', () => endedAt.set(this, performance.now()));
-    }
+    c.name(this, "your client's socket");
+    this.once('end', () => endedAt.set(this, performance.now()));
     return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
   } as typeof connect;
   let over = false;
@@ -102,20 +99,9 @@ export default defineCheck<typeof Exercise>(async (c) => {
     });
 
     /** The learner's socket at the other end of `conn`. */
-    const learnerOf = (conn: Accepted): net.Socket | undefined => {
-      conn.learner ??= clients.findLast((s) => conn.clientPort !== undefined && s.localPort === conn.clientPort);
-      return conn.learner;
-    };
-
-    /** Wait until the learner's socket has read `bytes` bytes (its 'data' has been emitted), then a few more turns. */
-    const delivered = async (conn: Accepted, bytes: number) => {
-      for (;;) {
-        const learner = learnerOf(conn);
-        if (!learner || learner.bytesRead >= bytes || learner.destroyed || conn.socket.destroyed || over) break;
-        await turn();
-      }
-      for (let i = 0; i < 3; i += 1) await turn();
-    };
+    const learnerOf = (conn: Accepted): net.Socket | undefined => (conn.learner ??= c.clientAt(conn.clientPort));
+    /** Wait until the learner's socket has read `bytes` bytes (its 'data' has been emitted). */
+    const delivered = (conn: Accepted, bytes: number) => readBy(() => learnerOf(conn), conn.socket, bytes, () => over);
 
     /** Fail if the learner's promise settled while the reply was still coming (`sent`: pieces sent so far). */
     const stillPending = (call: TimedFollow, what: string, sent: number) => {
@@ -261,10 +247,8 @@ export default defineCheck<typeof Exercise>(async (c) => {
 
     const refused = await c.step('waiting for your promise to reject when nothing is listening', async (s) => {
       // A port that was just free: listen on port 0, note the port, close.
-      const closing = c.name(net.createServer(), "the check's closed server");
-      closing.listen(0, HOST);
-      const { port: closed } = await c.listening(closing);
-      await new Promise((resolve) => closing.close(resolve));
+      // Outside the ephemeral range: a port listen(0) gave back could be taken again meanwhile.
+      const closed = await refusedPort();
 
       s.timeoutMessage = `nothing is listening on ${HOST}:${closed}, and your promise never settled: the socket emits 'error' (code 'ECONNREFUSED') and then 'close', never 'connect' or 'end' — reject in an 'error' listener`;
       const attempt = call(c, fetchReply, closed, changed, callbacks);
@@ -327,11 +311,45 @@ export default defineCheck<typeof Exercise>(async (c) => {
         });
       }
     });
+
+    // ── 4. two calls at once ────────────────────────────────────────────────
+
+    await c.step('calling fetchReply() twice at once: each promise must get its own reply', async (s) => {
+      const before = accepted.length;
+      const calls = [call(c, fetchReply, port, changed, callbacks), call(c, fetchReply, port, changed, callbacks)];
+      s.timeoutMessage = 'your two calls did not both connect, send the request and end() their side';
+      s.actual = () => calls.map((one, i) => `call ${i + 1}: ${one.describe()}`).join('; ');
+      await changed.until(() => accepted.length >= before + 2 && accepted[before].rx.gotEnd && accepted[before + 1].rx.gotEnd);
+      const sides = [accepted[before], accepted[before + 1]];
+      // Interleaved: half of each reply, then the other halves, then both FINs.
+      const halves = BOTH.map((reply) => [reply.slice(0, reply.indexOf(':') + 1), reply.slice(reply.indexOf(':') + 1)]);
+      for (const half of [0, 1]) {
+        for (const i of [0, 1]) {
+          await handedOver(sides[i].socket, halves[i][half]);
+          await delivered(sides[i], Buffer.byteLength(halves[i].slice(0, half + 1).join('')));
+        }
+      }
+      s.timeoutMessage = "both servers sent their whole reply and their FIN, but your promises did not both settle: resolve each on its own socket's 'end'";
+      for (const side of sides) side.socket.end();
+      await changed.until(() => calls.every((one) => one.settled));
+      calls.forEach((one, i) => {
+        const o = one.outcome;
+        if (o.state === 'rejected') fail(`call ${i + 1} rejected after a clean reply and FIN: ${describeReason(o.reason)}`, { expected: 'both resolve' });
+      });
+      const got = calls.map((one) => (one.outcome.state === 'resolved' ? one.outcome.value : undefined));
+      const expected = `${show(BOTH[0])} and ${show(BOTH[1])}, one each (in either order)`;
+      const mixed = !(got.includes(BOTH[0]) && got.includes(BOTH[1]));
+      if (mixed) {
+        fail(
+          "your two calls' replies got mixed up: each promise must resolve with the reply on its own connection. " +
+            'Keep what a call collects in variables made inside fetchReply(): one at module level is shared by every call, also calls made earlier',
+          { expected, actual: calls.map((one, i) => `call ${i + 1}: ${one.describe()}`).join('; ') },
+        );
+      }
+    });
   } finally {
     over = true;
     net.Socket.prototype.connect = connect;
     callbacks.stop();
-    // The tracker closes what diagnostics_channel announced; a socket from new net.Socket() on Node 20 is ours to close.
-    for (const socket of clients) if (!socket.destroyed) socket.destroy();
   }
 });

@@ -16,6 +16,8 @@
 //      `nothing is listening on ${HOST}:${port}` and whose `code` is still
 //      'ECONNREFUSED', so a caller can tell it from other failures. Any other
 //      error, such as a reset (ECONNRESET), may reject as it is.
+//   6. keep what a call collects inside that call: two calls at once must
+//      each get their own reply.
 //
 // Check your work: npm run check 03      Stuck? npm run hint 03
 import net from 'node:net';
