@@ -1,7 +1,7 @@
 // Lesson 08 — HTTP is TCP plus framing: an HTTP/1.1 server written on net,
 // then the same answers from http.createServer, and what http adds.
 // Run: npm run lesson 08        (or: npm run lesson 08 -- --serve [--server http])
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { UsageError, finishConnection, listening, serve, type FlagSpec, type LessonOptions } from '../shared/cli.ts';
@@ -69,7 +69,7 @@ export function createNetHttpServer(options: NetHttpOptions = {}): net.Server {
   const { idleTimeout = IDLE_TIMEOUT_MS, onRequest = () => {}, ...limits } = options;
   // noDelay: each response leaves at once, as http does (lesson 05). allowHalfOpen: a client may
   // send its request and then its FIN; we still answer before we end our side.
-  return net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     // Without an 'error' listener a client that resets would crash the process.
     socket.on('error', () => {});
     socket.setTimeout(idleTimeout);
@@ -107,14 +107,19 @@ export function createNetHttpServer(options: NetHttpOptions = {}): net.Server {
       answering = true;
       // Read nothing more until these are answered: a client that sends without reading waits for us.
       socket.pause();
-      while (queue.length > 0 && !socket.destroyed) {
+      while (queue.length > 0 && !socket.destroyed && !socket.writableEnded) {
         const request = queue.shift()!;
         onRequest(request);
+        // Like http.Server: 'request' as an answer starts, 'close' on its response once it is
+        // written. serve() waits for that before it ends a connection on Ctrl-C.
+        const response = new EventEmitter();
+        server.emit('request', { socket }, response);
         const keepAlive = await respond(socket, request, route(request.method, request.target, request.body));
+        response.emit('close');
         if (!keepAlive) return close();
       }
       answering = false;
-      if (socket.destroyed) return;
+      if (socket.destroyed || socket.writableEnded) return; // stopped from outside (serve() on Ctrl-C)
       if (refused) return refuse(refused);
       if (clientEnded) return decoder.idle ? close() : refuse(new HttpError(400, 'the connection ended in the middle of a request'));
       socket.resume();
@@ -140,6 +145,7 @@ export function createNetHttpServer(options: NetHttpOptions = {}): net.Server {
       });
     }
   });
+  return server;
 }
 
 /** Write one response. Resolves once it is written, with whether the connection stays open. */
@@ -163,6 +169,7 @@ async function respond(socket: net.Socket, request: HttpRequest, reply: Reply): 
   const body = Buffer.from(reply.body ?? '');
   headers['Content-Length'] = body.length; // bytes, not characters
   if (!request.keepAlive) headers.Connection = 'close';
+  else if (request.version === '1.0') headers.Connection = 'keep-alive'; // a 1.0 client expects a close unless told
   const head = responseHead(reply.status, headers);
   // Head and body in one write(): a small response leaves as one segment.
   await send(socket, withBody ? Buffer.concat([head, body]) : head);
@@ -421,7 +428,7 @@ export function keepAliveRun(port: number, host: string): Promise<HttpResponse[]
 
 /** Requests each on its own connection: refused, or framed in another way. Compared by status (and body where both send one). */
 export const EDGES: { label: string; bytes: Buffer; end?: boolean }[] = [
-  { label: `a ${MAX_HEAD_BYTES + 4096}-byte head, no end yet`, bytes: Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(MAX_HEAD_BYTES + 4096)}`) },
+  { label: `a head of over ${(MAX_HEAD_BYTES + 4096) / 1024} KiB, no end yet`, bytes: Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(MAX_HEAD_BYTES + 4096)}`) },
   { label: 'Content-Length: 1000000000000', bytes: Buffer.from('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n') },
   { label: 'HTTP/1.1 without Host', bytes: Buffer.from('GET /hello HTTP/1.1\r\n\r\n') },
   { label: '"hello from nc\\n", then FIN', bytes: Buffer.from('hello from nc\n'), end: true },

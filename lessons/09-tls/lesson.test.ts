@@ -12,7 +12,8 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../shared/cli.ts';
 import { closed, readAll, readUntil } from '../shared/read.ts';
-import { HOST, listen, onCleanup, sendWithoutReading } from '../shared/testing.ts';
+import { HOST, ONE_READ, listen, onCleanup, sendWithoutReading, until } from '../shared/testing.ts';
+import { ROOT, has } from '../../test/processes.ts';
 import { SERVER_NAME, issue, makeCertificates, selfSigned } from './certs.ts';
 import {
   HANDSHAKE_TIMEOUT_MS, MAX_BODY, MAX_RECORD, createHttpsServer, createManInTheMiddle, createTlsCounter, createTlsServer, echoRoundTrip,
@@ -21,18 +22,9 @@ import {
 import { RecordReader, createRelay, type WireChunk } from './relay.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
 const certs = await makeCertificates();
 const trust = { ca: certs.ca.cert, servername: SERVER_NAME };
 const major = Number(process.versions.node.split('.')[0]);
-/** What one read from a TCP socket takes at most (libuv's 64 KiB buffer). */
-const ONE_READ = 64 * 1024;
-
-/** A program on PATH, or false: tests that need it skip with the reason. */
-function has(program: string): boolean {
-  return spawnSync(program, ['--version'], { stdio: 'ignore' }).error === undefined;
-}
-
 /** tls.connect to 127.0.0.1:port, destroyed when the test ends; resolves on 'secureConnect'. */
 async function secure(t: TestContext, port: number, options: tls.ConnectionOptions = trust): Promise<tls.TLSSocket> {
   const socket = tls.connect({ port, host: HOST, ...options });
@@ -70,17 +62,6 @@ async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-/**
- * Wait until `done()` is true, checking again every millisecond (no fixed sleep).
- * Gives up when the test ends (its deadline passed), so a claim that turns false never hangs the file.
- */
-async function until(t: TestContext, done: () => boolean): Promise<void> {
-  while (!done()) {
-    if (t.signal.aborted) throw new Error('the test ended while waiting');
-    // A 1 ms timer, not setImmediate: the loop waits for I/O in between instead of spinning.
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
 
 // Timings first, one at a time: tests that run alongside would share this event loop and blur them.
 // A claim that turns false makes its test fail, never hang: every test has a deadline.
@@ -196,7 +177,7 @@ describe('lesson 09', { concurrency: true, timeout: 15_000 }, () => {
     const before = wire.length;
     assert.equal(serverFlights(wire.slice(0, before)), 1, `one flight from the server before 'secureConnect': ${order.join(', ')}`);
     assert.equal(client.getProtocol(), 'TLSv1.3');
-    await until(t, () => order.includes('server secureConnection'));
+    await until(() => order.includes('server secureConnection'), t.signal);
     assert.ok(order.indexOf('client connect') < order.indexOf('client chunk'), order.join(', '));
     assert.ok(order.indexOf('client secureConnect') < order.indexOf('server secureConnection'), order.join(', '));
   });
@@ -320,7 +301,7 @@ describe('lesson 09', { concurrency: true, timeout: 15_000 }, () => {
     const home = await secure(t, port, trust);
     assert.equal(shop.getPeerCertificate().subject.CN, 'shop.workbook.test');
     assert.equal(home.getPeerCertificate().subject.CN, SERVER_NAME);
-    await until(t, () => names.length === 2);
+    await until(() => names.length === 2, t.signal);
     assert.deepEqual(names.sort(), [SERVER_NAME, 'shop.workbook.test']);
   });
 
@@ -335,7 +316,7 @@ describe('lesson 09', { concurrency: true, timeout: 15_000 }, () => {
     const [err] = (await once(socket, 'error').catch((e: unknown) => [e])) as [NodeJS.ErrnoException];
     assert.equal(err.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     await gone(socket);
-    await until(t, () => mitm.listenerCount('connection') > 0 && (mitm as unknown as { _connections: number })._connections === 0);
+    await until(() => mitm.listenerCount('connection') > 0 && (mitm as unknown as { _connections: number })._connections === 0, t.signal);
     assert.deepEqual(seen, [], 'the man in the middle read nothing');
   });
 
@@ -531,7 +512,7 @@ s.on('error', (e) => console.log(e.code));`;
     };
     let sentAll = false;
     void sender.done.then(() => (sentAll = true));
-    await until(t, () => stalled() || sentAll);
+    await until(() => stalled() || sentAll, t.signal);
     const first = sentAll ? 'sent all' : 'stalled';
     assert.equal(first, 'stalled', `the client sent all ${total} bytes and the server never stopped reading`);
     assert.ok(socket.writableLength <= socket.writableHighWaterMark + MAX_RECORD, `writableLength ${socket.writableLength}, expected at most ${socket.writableHighWaterMark} + ${MAX_RECORD}`);
@@ -694,7 +675,7 @@ s.on('error', (e) => console.log(e.code));`;
       await serving;
     };
     onCleanup(t, stop); // also when an assertion below fails
-    await until(t, () => lines.some((l) => l.startsWith('Ctrl-C stops the server')));
+    await until(() => lines.some((l) => l.startsWith('Ctrl-C stops the server')), t.signal);
     const text = lines.join('\n');
     const port = Number(/listening on 127\.0\.0\.1:(\d+)\./.exec(text)?.[1]);
     const caFile = /--cacert (\S+)/.exec(text)?.[1] ?? '';
@@ -710,7 +691,7 @@ s.on('error', (e) => console.log(e.code));`;
       const bad = await run('curl', ['-sS', '--max-time', '10', '--resolve', `${SERVER_NAME}:${port}:${HOST}`, `https://${SERVER_NAME}:${port}/`]);
       assert.equal(bad.code, 60, bad.stderr);
       assert.match(bad.stderr, /unable to get local issuer certificate/);
-      await until(t, () => lines.some((l) => /tlsClientError ERR_SSL_TLSV1_ALERT_UNKNOWN_CA/.test(l)));
+      await until(() => lines.some((l) => /tlsClientError ERR_SSL_TLSV1_ALERT_UNKNOWN_CA/.test(l)), t.signal);
     } else {
       t.diagnostic('curl is not installed: its part was skipped');
     }
@@ -739,7 +720,7 @@ s.on('error', (e) => console.log(e.code));`;
     plain.resume();
     plain.end('hello from nc\n');
     await gone(plain);
-    await until(t, () => lines.some((l) => /tlsClientError ERR_SSL_WRONG_VERSION_NUMBER/.test(l)));
+    await until(() => lines.some((l) => /tlsClientError ERR_SSL_WRONG_VERSION_NUMBER/.test(l)), t.signal);
     await stop();
     assert.ok(lines.includes('server closed'), text);
     assert.equal(existsSync(path.dirname(caFile)), false, 'the CA file is removed');

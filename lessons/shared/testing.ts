@@ -141,9 +141,14 @@ export const ONE_READ = 64 * 1024;
  * Wait until `done()` is true, looking again every millisecond: for a state
  * that no event announces (how full a buffer is). A 1 ms timer, not
  * setImmediate: the event loop waits for I/O in between instead of spinning.
+ * Pass the test's `t.signal` to give up when the test ends (its deadline
+ * passed), so that a claim that turns false never hangs the file.
  */
-export async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setTimeout(resolve, 1));
+export async function until(done: () => boolean, signal?: AbortSignal): Promise<void> {
+  while (!done()) {
+    if (signal?.aborted) throw new Error('the test ended while waiting');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 /**
