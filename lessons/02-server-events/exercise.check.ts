@@ -57,7 +57,8 @@ export default defineCheck<typeof Exercise>(async (c) => {
   // The servers are the check's: the learner's code only shuts them down.
   const server = c.name(net.createServer(), "the check's server");
   const other = c.name(net.createServer(), "the check's other server");
-  for (const s of [server, other]) s.on('connection', (socket: net.Socket) => socket.on('error', () => {}));
+  // The servers read (and drop) what comes: a byte from a client is activity on its connection.
+  for (const s of [server, other]) s.on('connection', (socket: net.Socket) => socket.on('error', () => {}).resume());
 
   let t0 = 0; // when shutdown() was called
   const since = () => performance.now() - t0;
@@ -154,6 +155,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     setImmediate(() => (promptAfterClose = false));
     changed.notify();
   });
+  let trickling: NodeJS.Timeout | undefined; // the stubborn client's next byte
   let settled: string | undefined;
   let resolvedAt: number | undefined;
   let resolvedPromptly = false;
@@ -196,6 +198,14 @@ export default defineCheck<typeof Exercise>(async (c) => {
       fail(`shutdown(graceMs) returned ${show(result)}; expected a promise that resolves once the server has closed`);
     }
     clients.busy.resume(); // now the busy client reads its reply
+    // The client that never closes keeps talking, a byte now and then: only a deadline ends it.
+    // An idle timeout (socket.setTimeout(graceMs)) starts again with every byte and never fires.
+    const trickle = () => {
+      if (sides.get('stubborn')!.destroyedAt !== undefined || clients.stubborn.destroyed) return;
+      clients.stubborn.write('.');
+      trickling = c.setTimeout(trickle, GRACE_MS / 4);
+    };
+    trickle();
     const promise = Promise.resolve(result).then(
       () => {
         resolvedAt = since();
@@ -277,11 +287,13 @@ export default defineCheck<typeof Exercise>(async (c) => {
     const side = sides.get('stubborn')!;
     s.timeoutMessage = `the connection that never closes was never destroyed: destroy() what is still open graceMs after shutdown() was called`;
     await changed.until(() => side.destroyedAt !== undefined || lateOver);
+    if (trickling) c.clearTimeout(trickling);
     if (side.destroyedAt === undefined || side.late) {
       const when = side.destroyedAt === undefined ? `was still open ${(since() - GRACE_MS).toFixed(0)} ms` : `was destroyed only ${(side.destroyedAt - GRACE_MS).toFixed(0)} ms`;
       fail(
         `the connection that never closes ${when} after graceMs (${GRACE_MS} ms) had passed: ` +
-          'destroy() every connection still open when graceMs have passed — setTimeout(…, graceMs), with the graceMs that shutdown() was given',
+          'destroy() every connection still open when graceMs have passed — setTimeout(…, graceMs), with the graceMs that shutdown() was given' +
+          " (its client still sends a byte now and then: socket.setTimeout() is an idle timeout, and each byte starts it again)",
       );
     }
   });
