@@ -15,7 +15,7 @@ import dc from 'node:dgram';
 import diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CheckFailure, HOST, Signal, defineCheck, fail, isThenable, show, unboundUdpPort, type Check } from '../shared/check/index.ts';
+import { CheckFailure, HOST, Signal, defineCheck, describeReason, fail, isThenable, show, unboundUdpPort, type Check } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 /** The check's answer to a question (its own copy: changing exercise.ts does not change it). */
@@ -212,12 +212,6 @@ class Call {
   }
 }
 
-function describeReason(reason: unknown): string {
-  if (!(reason instanceof Error)) return show(reason);
-  const code = (reason as NodeJS.ErrnoException).code;
-  return `${reason.name}: ${show(reason.message)}${code === undefined ? ' (no code)' : ` (code ${show(code)})`}`;
-}
-
 /** Fail unless the call resolved with exactly `expected`. */
 function expectAnswer(call: Call, expected: string, why: string): void {
   const o = call.outcome;
@@ -249,7 +243,9 @@ function closedTooEarly(call: Call): void {
 }
 
 export default defineCheck<typeof Exercise>(async (c) => {
+  // A worker may run this check again: start from a clean list.
   over = false;
+  learnerSockets.length = 0;
   const ask = await c.exported('ask');
   const servers: Server[] = [];
   const server = async (name: string, onDatagram?: (d: Datagram, s: Server) => void, address?: string, port?: number) => {
