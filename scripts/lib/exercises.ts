@@ -6,7 +6,7 @@
 //   WORKBOOK_PROGRESS=<file>      the progress file (default .workbook-progress.json at the repo root)
 //   WORKBOOK_LESSONS_DIR=<dir>    where the learner's exercise.ts files live (default lessons/);
 //                                 checks, stubs, hints and solutions always come from the repo
-//   WORKBOOK_TYPECHECK=off        skip the tsc run that lists type errors after a failed check
+//   WORKBOOK_TYPECHECK=off        skip the tsc run that lists type errors next to the verdict
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 // The progress file: which exercises passed (and when) and how many hints were
 // shown. Only the commands write it, from what they saw: `check` from the
-// verdict it received, `hint` and `reset` from what they did.
+// verdict it received, `hint`, `reset` and `progress --forget` from what they did.
 //
 //   { "version": 1, "done": { "create-server": "2026-11-30T10:00:00.000Z" }, "hints": { "nagle": 2 } }
 import { lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

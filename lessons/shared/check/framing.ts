@@ -1,6 +1,5 @@
-// Framing and timing helpers for checks of decoders, echo servers and Nagle.
+// Framing helpers for checks of decoders, echo servers and Nagle.
 import type net from 'node:net';
-import { performance } from 'node:perf_hooks';
 
 export interface Chunking {
   /** how the bytes were cut, e.g. "1-byte pieces" or "random split (seed 3)" */
@@ -70,17 +69,6 @@ export async function writePieces(socket: net.Socket, pieces: readonly Buffer[])
     await new Promise<void>((resolve, reject) => socket.write(piece, (err) => (err ? reject(err) : resolve())));
     await new Promise((resolve) => setImmediate(resolve));
   }
-}
-
-/** Run `fn` `rounds` times and return each duration in ms. */
-export async function timeRounds(rounds: number, fn: (round: number) => Promise<void>): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < rounds; i += 1) {
-    const start = performance.now();
-    await fn(i);
-    times.push(performance.now() - start);
-  }
-  return times;
 }
 
 export function median(values: readonly number[]): number {

@@ -5,7 +5,7 @@ export type { CheckDefinition, CheckResult, FailureDetails, RunOptions, Step, St
 export type { Check } from './context.ts';
 export { MAX_KEPT, Recorder, Signal, type RecordOptions } from './recorder.ts';
 export { formatAddress, formatBytes, isThenable, show } from './format.ts';
-export { chunkings, median, piecesOf, seededRandom, splitRandomly, timeRounds, writePieces, type Chunking } from './framing.ts';
+export { chunkings, median, piecesOf, seededRandom, splitRandomly, writePieces, type Chunking } from './framing.ts';
 export { runCheck } from './run.ts';
 export { CheckPool, CheckWorker, runIsolated, type IsolatedOptions } from './isolated.ts';
 export { Follow, describeReason, handedOver, readBy, turn, type Outcome } from './follow.ts';

@@ -140,7 +140,7 @@ export class CheckWorker {
     return !this.#dead;
   }
 
-  /** Run the check in `checkFile` against the learner's file. Never throws. */
+  /** Run the check in `checkFile` against the learner's file. Never rejects (it throws only when a check is already running). */
   run(checkFile: string, learnerFile: string, options: IsolatedOptions = {}): Promise<CheckResult> {
     if (this.#run) throw new Error('CheckWorker: one check at a time');
     const file = path.resolve(learnerFile);
