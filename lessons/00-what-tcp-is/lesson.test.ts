@@ -8,6 +8,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { UsageError } from '../shared/cli.ts';
 import { closed, readAll } from '../shared/read.ts';
 import { HOST, ONE_READ, assertStopsReading, connect, listen, mustCall, mustNotCall, nextConnection, onCleanup, refusedPort } from '../shared/testing.ts';
+import { start } from '../../test/processes.ts';
 import { BusyServer, createEchoServer, main, sharedClock, ssUnavailable, stateOf, statesWhen, tcpStates, type SocketState } from './lesson.ts';
 
 // The kernel's view comes from ss: Linux only. Elsewhere those tests skip and say so.
@@ -366,6 +367,39 @@ describe('lesson 00', { concurrency: true, timeout: 20_000 }, () => {
     const all = readAll(polite);
     polite.end('still answering');
     assert.equal((await all).toString(), 'still answering');
+  });
+
+  test("--serve --idle: the banner gives the ss command for its port, and a client that stays quiet gets the server's FIN first", async (t) => {
+    const served = start(t, 'bin/lesson.ts', ['00', '--serve', '--idle', '50']);
+    await served.waitFor(/Ctrl-C stops the server/);
+    const port = Number(/listening on \S+:(\d+)\./.exec(served.stdout)?.[1]);
+    if (process.platform === 'linux') assert.ok(served.stdout.includes(`ss -tano '( sport = :${port} or dport = :${port} )'`), served.stdout);
+    assert.match(served.stdout, /Stay quiet for 50 ms: the server ends first/);
+    const client = await connect(t, port);
+    client.resume();
+    await once(client, 'end'); // the server's FIN, with nothing sent
+    await served.waitFor(/server\s+end\(\)/);
+    served.child.kill('SIGINT');
+    assert.equal((await served.finished).code, 0);
+  });
+
+  test("--serve --half-open: after the client's FIN the server never ends its side, not even after --idle; Ctrl-C does", async (t) => {
+    const served = start(t, 'bin/lesson.ts', ['00', '--serve', '--half-open', '--idle', '50']);
+    await served.waitFor(/Ctrl-C stops the server/);
+    const port = Number(/listening on \S+:(\d+)\./.exec(served.stdout)?.[1]);
+    assert.match(served.stdout, /--half-open: the server never ends its side/);
+    const client = await connect(t, port, { allowHalfOpen: true });
+    client.resume();
+    let ended = false;
+    const end = once(client, 'end').then(() => (ended = true));
+    client.end();
+    await served.waitFor(/server\s+end\b/); // the server got the client's FIN
+    // A negative claim needs a wait: three times --idle.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(ended, false, 'the server sent its FIN');
+    served.child.kill('SIGINT'); // stopping, serve() ends every connection
+    await end;
+    assert.equal((await served.finished).code, 0);
   });
 
   test('--idle must be a whole number from 1 to 600000', async () => {

@@ -100,6 +100,7 @@ describe('lesson 07', { concurrency: true, timeout: WAIT }, () => {
     const client = udp(t);
     assert.ok(server instanceof dgram.Socket && client instanceof dgram.Socket);
     assert.ok(!(server instanceof net.Server));
+    assert.equal('createServer' in dgram, false, 'no dgram.createServer: every UDP socket is made with createSocket()');
     assert.equal(typeof client.connect, 'function');
   });
 
@@ -446,5 +447,12 @@ describe('lesson 07', { concurrency: true, timeout: WAIT }, () => {
       assert.match(out, /send\(\) errors: 0\. Received: \d+, each whole and distinct\.\n\s+Dropped by the kernel: \d+/);
       assert.match(out, /without connect\(\): no error at all\n\s+after connect\(\):\s+'error' ECONNREFUSED/);
     }
+    assert.match(out, new RegExp(`^${DEFAULT_SENDS} datagrams sent in one loop`, 'm'), 'by default');
+  });
+
+  test('--sends sets how many datagrams part 4 sends at once', async (t) => {
+    const run = await lesson(t, ['--sends', '50']).finished;
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^50 datagrams sent in one loop/m);
   });
 });

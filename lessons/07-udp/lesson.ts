@@ -12,8 +12,11 @@ import {
 import { unboundUdpPort } from '../shared/ports.ts';
 import { Timeline, describe, type Side } from '../shared/timeline.ts';
 
+/** Datagrams sent at once in part 4 (--sends). */
+export const DEFAULT_SENDS = 200;
+
 export const flags: Record<string, FlagSpec> = {
-  sends: { type: 'string', hint: '<n>', help: `datagrams sent at once to a receiver that is not reading (default ${200})` },
+  sends: { type: 'string', hint: '<n>', help: `datagrams sent at once to a receiver that is not reading (default ${DEFAULT_SENDS})` },
 };
 
 // ── The server ────────────────────────────────────────────────────────────────
@@ -74,10 +77,10 @@ function socketType(host: string): dgram.SocketType {
 /** Record a dgram socket's events, and its send() calls as arrows to the other side. */
 export function drawDatagrams(timeline: Timeline, socket: dgram.Socket, side: Side): void {
   // Prepended, so each event is recorded before the lesson's own listeners react to it.
-  socket.prependListener('listening', () => timeline.add(side, 'listening', where(socket.address())));
+  socket.prependListener('listening', () => timeline.add(side, 'listening', () => where(socket.address())));
   socket.prependListener('connect', () => timeline.add(side, 'connect', `to :${socket.remoteAddress().port}`));
   socket.prependListener('message', (message: Buffer, rinfo: dgram.RemoteInfo) =>
-    timeline.add(side, `message :${rinfo.port}`, describe(message)));
+    timeline.add(side, `message :${rinfo.port}`, () => describe(message)));
   socket.prependListener('error', (err: NodeJS.ErrnoException) => timeline.add(side, 'error', err.code ?? err.message));
   socket.prependListener('close', () => timeline.add(side, 'close'));
   const send = socket.send;
@@ -85,7 +88,7 @@ export function drawDatagrams(timeline: Timeline, socket: dgram.Socket, side: Si
     // An unbound socket binds first and calls send() again once bound: record that second call.
     if (isBound(this)) {
       const data = Array.isArray(args[0]) ? Buffer.concat(args[0].map((piece) => Buffer.from(piece))) : args[0];
-      timeline.add(side, 'send()', describe(data), true);
+      timeline.add(side, 'send()', () => describe(data), true);
     }
     return (send as (...a: unknown[]) => void).apply(this, args);
   } as typeof socket.send;
@@ -199,7 +202,6 @@ export async function trySize(host: string, size: number): Promise<{ error?: str
 
 // ── Part 4: no delivery promise ───────────────────────────────────────────────
 
-export const DEFAULT_SENDS = 200;
 /** The receive buffer asked for in the loss demo (Linux doubles it, see socket(7)). */
 export const SMALL_BUFFER = 8192;
 
@@ -267,13 +269,13 @@ export async function flood(host: string, count = DEFAULT_SENDS, recvBufferSize 
   };
 }
 
+const LAST = Buffer.from('last');
+
 /**
  * Where the kernel's counters cannot be read: send one more datagram, again
  * until it arrives. It queues behind everything the kernel kept, so when it
  * arrives, the rest has been read.
  */
-const LAST = Buffer.from('last');
-
 async function lastOneIn(sender: dgram.Socket, receiver: dgram.Socket, port: number, host: string): Promise<void> {
   let arrived = false;
   const onMessage = (message: Buffer) => {
@@ -322,8 +324,6 @@ export function rcvbufErrors(type: dgram.SocketType = 'udp4'): number | null {
   const at = names?.indexOf('RcvbufErrors') ?? -1;
   return at > 0 && values ? Number(values[at]) : null;
 }
-
-// ── Part 5: no connection, so no refusal ──────────────────────────────────────
 
 // ── The lesson ────────────────────────────────────────────────────────────────
 

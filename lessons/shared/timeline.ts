@@ -56,7 +56,6 @@ export class Timeline {
     this.#print = options.print ?? ((line) => console.log(line));
   }
 
-  /** Record one event. Pass payloads through `describe()` first. */
   /**
    * Record one event; returns false once the timeline is full (the event is
    * only counted). `detail` may be a function: it is then called only for an
