@@ -15,7 +15,7 @@ import { has } from '../../test/processes.ts';
 import { Timeline } from '../shared/timeline.ts';
 import { HttpError, MAX_BODY_BYTES, MAX_HEAD_BYTES, RequestDecoder, type HttpRequest, type HttpResponse } from './http1.ts';
 import {
-  EDGES, HEAD_CUT, IDLE_TIMEOUT_MS, LINGER_BYTES, SCRIPT, createNetHttpServer, createNodeHttpServer, drawnNetServer, drawnNodeServer, exchange, keepAliveRun, main,
+  EDGES, HEAD_CUT, IDLE_TIMEOUT_MS, LINGER_BYTES, LINGER_MS, SCRIPT, createNetHttpServer, createNodeHttpServer, drawnNetServer, drawnNodeServer, exchange, keepAliveRun, main,
   readResponses, request,
 } from './lesson.ts';
 
@@ -322,6 +322,29 @@ describe('lesson 08', { concurrency: true, timeout: 20_000 }, () => {
       for (let i = 0; i < 8; i++) socket.write(more);
       socket.end();
       assert.equal(await closed(socket), false, 'closed without an error (no ECONNRESET, no EPIPE)');
+    });
+
+    test('after a refusal it lingers LINGER_MS (2 s) at most for a client that neither sends nor closes, then closes the connection', async (t) => {
+      assert.equal(LINGER_MS, 2000);
+      const lingerMs = 100; // the same rule, shorter
+      const server = createNetHttpServer({ lingerMs });
+      const accepted = nextConnection(server);
+      // allowHalfOpen: after the server's FIN this client sends nothing and never ends its side.
+      const socket = await connect(t, await listen(t, server), { allowHalfOpen: true });
+      socket.on('error', () => {});
+      const client = readResponses(socket);
+      const side = await accepted;
+      socket.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      await client.ended; // the 431, then the server's FIN
+      const finAt = performance.now();
+      // A wide bound for a busy machine, yet far below the 2000 ms of a server that ignored lingerMs.
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([closed(side).then(() => 'closed'), new Promise((resolve) => (timer = setTimeout(resolve, 15 * lingerMs, 'still open')))]);
+      clearTimeout(timer);
+      const waited = performance.now() - finAt;
+      assert.equal(client.responses[0]?.status, 431);
+      assert.equal(outcome, 'closed', `still open ${waited.toFixed(0)} ms after its FIN (lingerMs ${lingerMs} ms)`);
+      assert.ok(waited >= lingerMs * 0.5, `closed ${waited.toFixed(0)} ms after its FIN, before lingerMs (${lingerMs} ms)`);
     });
 
     test('after a refusal it drops at most LINGER_BYTES: a client that keeps sending after the FIN is cut off, the 431 already read', async (t) => {

@@ -57,6 +57,8 @@ export const LINGER_BYTES = 4 * 1024 * 1024;
 
 export interface NetHttpOptions extends RequestLimits {
   idleTimeout?: number;
+  /** after our last response, how long a silent client may keep the connection (LINGER_MS) */
+  lingerMs?: number;
   /** sees each request once it is complete (the lesson draws them) */
   onRequest?: (request: HttpRequest) => void;
 }
@@ -66,7 +68,7 @@ export interface NetHttpOptions extends RequestLimits {
  * answer them in order, keep the connection for the next one.
  */
 export function createNetHttpServer(options: NetHttpOptions = {}): net.Server {
-  const { idleTimeout = IDLE_TIMEOUT_MS, onRequest = () => {}, ...limits } = options;
+  const { idleTimeout = IDLE_TIMEOUT_MS, lingerMs = LINGER_MS, onRequest = () => {}, ...limits } = options;
   // noDelay: each response leaves at once, as http does (lesson 05). allowHalfOpen: a client may
   // send its request and then its FIN; we still answer before we end our side.
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
@@ -137,7 +139,7 @@ export function createNetHttpServer(options: NetHttpOptions = {}): net.Server {
       // our last response before the client reads it.
       closing = true;
       finishConnection(socket);
-      socket.setTimeout(LINGER_MS);
+      socket.setTimeout(lingerMs);
       let dropped = 0;
       socket.on('data', (chunk: Buffer) => {
         dropped += chunk.length;

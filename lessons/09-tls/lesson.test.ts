@@ -637,9 +637,18 @@ s.on('error', (e) => console.log(e.code));`;
     assert.deepEqual(await get({ servername: SERVER_NAME }), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   });
 
-  test('the https server reads a request body of up to 4 MiB; a bigger one gets 413 and the connection closes, unread', async (t) => {
+  test('the https server reads a request body of up to 4 MiB and says how many bytes it got; a bigger one gets 413 and the connection closes, unread', async (t) => {
     assert.equal(MAX_BODY, 4 * 1024 * 1024);
     const port = await listen(t, createHttpsServer(certs.server));
+    const posted = await new Promise<string>((resolve, reject) => {
+      const req = https.request({ host: HOST, port, ...trust, method: 'POST', path: '/up', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (text: string) => (body += text)).on('end', () => resolve(`${res.statusCode} ${body}`));
+      });
+      req.on('error', reject);
+      req.end(Buffer.alloc(MAX_BODY, 'x')); // the most it reads
+    });
+    assert.match(posted, new RegExp(`^200 hello over HTTPS: .*you asked for POST /up and sent ${MAX_BODY} B\n$`));
     const client = await secure(t, port);
     client.on('error', () => {}); // the server closes while we still send: EPIPE or a reset
     let reply = '';
