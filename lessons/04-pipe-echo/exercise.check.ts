@@ -206,10 +206,8 @@ async function steps(c: Check<typeof Exercise>, server: net.Server, changed: Sig
     const got = firstRx.bytes.subarray(0, shortBack.length);
     if (got.equals(shortBack)) return;
     // Something else came first, or instead: give the rest of the echo a moment to arrive, then say what came.
-    let timer: NodeJS.Timeout | undefined;
     const rest = firstRx.wait((r) => r.bytes.includes(shortBack) || r.bytes.includes(short) || r.gotEnd, 'the rest').catch(() => {});
-    await Promise.race([rest, new Promise((resolve) => (timer = setTimeout(resolve, c.scaled(300))))]);
-    clearTimeout(timer);
+    await Promise.race([rest, c.sleep(c.scaled(300))]);
     const all = firstRx.bytes;
     const echoAt = Math.max(all.indexOf(shortBack), all.indexOf(short));
     if (echoAt > 0) {

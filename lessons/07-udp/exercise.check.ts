@@ -14,8 +14,7 @@
 import dc from 'node:dgram';
 import diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { CheckFailure, HOST, Signal, defineCheck, describeReason, fail, isThenable, show, unboundUdpPort, type Check } from '../shared/check/index.ts';
+import { CheckFailure, HOST, Signal, defineCheck, describeReason, fail, isThenable, show, turn, unboundUdpPort, type Check } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 /** The check's answer to a question (its own copy: changing exercise.ts does not change it). */
@@ -337,7 +336,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     await c.step('checking that ask() stopped sending after the answer', async (s) => {
       await allClosed(retried, 'after the answer', s);
       // A retry timer left running would fire within SHORT ms of the last send.
-      await sleep(SHORT * 2);
+      await c.sleep(SHORT * 2);
       const late = retried.sends().filter((at) => at > retried.settledAt!);
       if (late.length > 0) {
         fail(`ask() sent the question ${late.length} more time(s) after the promise had resolved: clear the retry timer (clearTimeout) when you settle`);
@@ -433,7 +432,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
 
     await c.step('checking that ask() stopped and closed its socket after giving up', async (s) => {
       await allClosed(gaveUp, 'after giving up', s);
-      await sleep(giveUp.timeout * 2);
+      await c.sleep(giveUp.timeout * 2);
       const late = gaveUp.sends().filter((at) => at > gaveUp.settledAt!);
       if (late.length > 0) fail(`ask() sent the question ${late.length} more time(s) after it had rejected: stop the retries when you settle`);
     }, { timeout: 300 });
@@ -537,7 +536,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
     for (const t of learnerSockets) if (t.closedAt === undefined) t.socket.on('error', () => {});
     await Promise.all(servers.map((s) => s.close()));
     // A socket the learner closed a moment ago is still in the list of active handles for a turn.
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
   }
 });
 

@@ -3,7 +3,7 @@
 // over a real socket, then the limits, then large inputs in small pieces, and
 // compares only the requests that come out: never the chunks.
 import { performance } from 'node:perf_hooks';
-import { CheckFailure, chunkings, defineCheck, fail, piecesOf, seededRandom, show, splitRandomly } from '../shared/check/index.ts';
+import { CheckFailure, chunkings, defineCheck, fail, piecesOf, seededRandom, show, splitRandomly, turn } from '../shared/check/index.ts';
 import type * as Exercise from './exercise.ts';
 
 type Reader = InstanceType<typeof Exercise.RequestReader>;
@@ -183,21 +183,21 @@ function thrown(err: unknown): string {
 async function pushInTime(reader: Reader, pieces: () => Generator<Buffer>, total: number, what: string, advice: string): Promise<Wanted[]> {
   const requests: Wanted[] = [];
   const start = performance.now();
-  let turn = start;
+  let lastTurn = start;
   let fed = 0;
   for (const piece of pieces()) {
     requests.push(...returned(reader.push(piece)));
     fed += piece.length;
     const now = performance.now();
-    if (now - turn > 50) {
-      turn = now;
+    if (now - lastTurn > 50) {
+      lastTurn = now;
       if (now - start > BUDGET_MS) {
         fail(`${what}: after ${BUDGET_MS} ms your reader had taken only ${fed} of ${total} bytes (${Math.round((fed / total) * 100)}%) — ${advice}`, {
           expected: `all ${total} bytes in well under ${BUDGET_MS} ms (the reference takes a few tens of ms)`,
           actual: `${fed} bytes after ${Math.round(performance.now() - start)} ms`,
         });
       }
-      await new Promise((resolve) => setImmediate(resolve));
+      await turn();
     }
   }
   return requests;

@@ -14,7 +14,7 @@
 import { X509Certificate } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
-import { HOST, Signal, defineCheck, fail, isThenable, show, type Check, type Recorder, type Step } from '../shared/check/index.ts';
+import { HOST, Signal, defineCheck, fail, isThenable, show, turn, type Check, type Recorder, type Step } from '../shared/check/index.ts';
 import { issue, makeAuthority, type Authority, type KeyAndCert } from './certs.ts';
 import type * as Exercise from './exercise.ts';
 import { createRelay } from './relay.ts';
@@ -291,10 +291,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
         early('with the whole reply sent but the end not yet');
       }
       // Hold the end back: a client that guesses the reply is over (a timer, the last newline) shows it now.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, HOLD_MS);
-        changed.until(() => first.outcome.state !== 'pending' || conn.socket.destroyed).then(() => (clearTimeout(timer), resolve()), () => {});
-      });
+      await Promise.race([c.sleep(HOLD_MS), changed.until(() => first.outcome.state !== 'pending' || conn.socket.destroyed).catch(() => {})]);
       early('with the whole reply sent but the end not yet');
     });
 
@@ -421,9 +418,8 @@ export default defineCheck<typeof Exercise>(async (c) => {
     // state on the next turn), so that nothing of the check is left for the harness to report.
     const all = [servers.real, servers.impostor, servers.otherName, servers.tampered];
     for (const srv of all) for (const { socket } of srv.accepted) socket.destroy();
-    const quiet = new Promise<void>((resolve) => setTimeout(resolve, 500).unref());
-    await Promise.race([changed.until(() => all.every((srv) => srv.open() === 0)), quiet]);
-    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    await Promise.race([changed.until(() => all.every((srv) => srv.open() === 0)), c.sleep(500)]);
+    for (let i = 0; i < 2; i++) await turn();
   } finally {
     tls.createSecureContext = createSecureContext;
     tls.connect = connect;
