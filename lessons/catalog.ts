@@ -161,6 +161,8 @@ export const LESSONS: readonly Lesson[] = [
         'wrong-latin1.ts': 'shouting 256 KiB of random bytes back, byte for byte',
         'wrong-no-resume.ts': 'the client reads at last: every byte back, then a FIN',
         'wrong-resume-early.ts': 'a client that sends without reading: your server must stop reading',
+        'wrong-queue.ts': 'a client that sends without reading: your server must stop reading',
+        'wrong-big-buffer.ts': 'a client that sends without reading: your server must stop reading',
         'wrong-all-interfaces.ts': 'checking where your server listens',
         'wrong-shared.ts': 'shouting 256 KiB of random bytes back, byte for byte',
       },

@@ -23,7 +23,7 @@ const SHORT = 'Hello, TCP! abc xyz ABC 0123 @[`{\n';
 /** Why bytes can go missing at the client's FIN, and what to do. */
 const LATE_TRANSFORM =
   "By default (allowHalfOpen: false) Node ends your side right after the client's 'end'. A Transform that calls back at once has handed on every byte by then; " +
-  'one that calls back later (after setImmediate, a timer or I/O) may still hold some, and they come after your FIN and are lost. ' +
+  'one that calls back later (after setImmediate, a timer or I/O), or holds many bytes (a large highWaterMark, a queue of your own), may still hold some, and they come after your FIN and are lost. ' +
   'Call back at once, or create the server with { allowHalfOpen: true } and let pipe() or pipeline() end the socket after the last byte';
 const AFTER_RESET = 'still there?';
 
@@ -98,6 +98,8 @@ interface Watched {
   biggestWrite: number;
   /** the biggest single read: one chunk Node pushed into the socket */
   biggestRead: number;
+  /** bytes passed to write() in all */
+  written: number;
   /** your server stopped reading: its read buffer was full and stayed full */
   stopped: boolean;
   closed: boolean;
@@ -111,7 +113,7 @@ interface Watched {
  * around write() and push() that measure, then do what they always do.
  */
 function watch(socket: net.Socket, changed: Signal): Watched {
-  const w: Watched = { socket, peak: 0, biggestWrite: 0, biggestRead: 0, stopped: false, closed: false };
+  const w: Watched = { socket, peak: 0, biggestWrite: 0, biggestRead: 0, written: 0, stopped: false, closed: false };
   // Every byte your server holds unsent went in through write(): sampling
   // writableLength right after each call sees the largest amount it held.
   const write = socket.write as (...args: unknown[]) => boolean;
@@ -120,6 +122,7 @@ function watch(socket: net.Socket, changed: Signal): Watched {
     const chunk = args[0];
     const size = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk instanceof Uint8Array ? chunk.byteLength : 0;
     w.biggestWrite = Math.max(w.biggestWrite, size);
+    w.written += size;
     w.peak = Math.max(w.peak, this.writableLength);
     changed.notify();
     return more;
@@ -236,7 +239,8 @@ async function steps(c: Check<typeof Exercise>, server: net.Server, changed: Sig
     await changed.until(() => firstSide.closed);
     if (!firstSide.endedBeforeClose) {
       fail(
-        "your server closed the connection with destroy() instead of ending it. destroy() drops whatever Node still holds for the client: here nothing was left, " +
+        "your server closed the connection with destroy() instead of ending it (a `for await (… of socket)` loop also destroys the socket when it ends, unless you read from socket.iterator({ destroyOnReturn: false })). " +
+          'destroy() drops whatever Node still holds for the client: here nothing was left, ' +
           'but with a client that reads slowly the end of the echo would be lost, and the client could not tell (it gets a FIN either way). ' +
           "End your side with end() once everything went back (pipe() and pipeline() do it for you)",
         { expected: "end(), then 'close'", actual: "'close' without end()" },
@@ -338,6 +342,18 @@ async function steps(c: Check<typeof Exercise>, server: net.Server, changed: Sig
           `the client sent ${formatBytes(sent)} and read nothing, yet your server read it all without sending it back: it keeps the bytes somewhere. ` +
             'Send each chunk back as it comes, and stop reading while write() says the socket is full',
           { expected: s.expected, actual: held() },
+        );
+      }
+      // What it read, minus what it wrote and what still waits in the socket's read buffer, is in
+      // the server's own hands: a Transform's two buffers and a chunk in work, at most.
+      const kept = w.socket.bytesRead - w.written - w.socket.readableLength;
+      const allowed = bound() + 2 * Math.max(oneRead(), 64 * 1024);
+      if (kept > allowed) {
+        fail(
+          `your server stopped reading, but only after it had taken ${formatBytes(kept)} that it had neither written nor left in the socket: ` +
+            'a queue of your own, or a stream with a large highWaterMark, is memory a client that never reads can fill. ' +
+            "Stop reading as soon as write() returns false, and read again on 'drain' (pipe() and pipeline() with default buffers do this)",
+          { expected: `at most ${formatBytes(allowed)} held by your code`, actual: `${formatBytes(kept)} held: read ${formatBytes(w.socket.bytesRead)}, wrote ${formatBytes(w.written)}` },
         );
       }
     },
