@@ -1,6 +1,7 @@
 // Run the workbook's commands as a learner would, in child processes, and
 // wait for their output or exit — never for a fixed time.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -92,6 +93,22 @@ export class Running {
       check();
     });
   }
+}
+
+/**
+ * Run a short Node script (`node -e`) in a child process, for what must not
+ * happen in the test's own process (a crash is the point). `module`: run it as
+ * an ES module. The timeout is only a safety net: the script ends by itself.
+ */
+export async function runScript(script: string, { module = false } = {}): Promise<Finished> {
+  const args = module ? ['--input-type=module', '-e', script] : ['-e', script];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  return { code, signal, stdout, stderr };
 }
 
 /** True when a command is on the PATH. */

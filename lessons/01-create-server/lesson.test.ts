@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -7,9 +6,8 @@ import { describe, test, type TestContext } from 'node:test';
 import { finishConnection } from '../shared/cli.ts';
 import { closed, readAll, readUntil } from '../shared/read.ts';
 import { HOST, ONE_READ, assertStopsReading, connect, listen, mustCall, nextConnection, until } from '../shared/testing.ts';
+import { runScript } from '../../test/processes.ts';
 import { ANSWER_BATCH, GREETING, MAX_LINE, TOO_LONG, createGreeter, main, reach, reply } from './lesson.ts';
-
-/** The most one 'data' event carries: Node reads a TCP socket 64 KiB at a time. */
 
 /** A greeter, a connected client that has read the greeting, and the server's socket for it. */
 async function greeted(t: TestContext): Promise<{ client: net.Socket; socket: net.Socket }> {
@@ -169,10 +167,7 @@ describe('lesson 01', { concurrency: true, timeout: 20_000 }, () => {
         const client = net.connect(server.address().port, '127.0.0.1', () => client.resetAndDestroy());
         client.on('error', () => {});
       });`;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const [code] = (await once(child, 'close')) as [number | null];
+    const { code, stderr } = await runScript(script);
     assert.equal(code, 1, stderr);
     assert.match(stderr, /ECONNRESET|EPIPE/, 'the unhandled error of the reset');
   });

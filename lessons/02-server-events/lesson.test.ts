@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +9,7 @@ import path from 'node:path';
 import test, { describe, type TestContext } from 'node:test';
 import { closed, readAll, readUntil } from '../shared/read.ts';
 import { HOST, ONE_READ, assertStopsReading, connect, listen, mustCall, mustNotCall, nextConnection, paused, refusedPort } from '../shared/testing.ts';
+import { runScript } from '../../test/processes.ts';
 import { closeGracefully, createEchoServer, main, trackSockets } from './lesson.ts';
 
 /** Connect a client and wait until the server has accepted it too: [client, the server's socket]. */
@@ -29,18 +29,6 @@ function countdown(times: number): { listener: () => void; done: Promise<void> }
   let resolve!: () => void;
   const done = new Promise<void>((r) => (resolve = r));
   return { listener: () => { if (--left === 0) resolve(); }, done };
-}
-
-/** Node's uncaught-exception output, from a child process running `script`. */
-async function runChild(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // The timeout is only a safety net: the script ends by itself long before.
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
 }
 
 /** A child script: a second server listens on a port the first one holds. */
@@ -297,14 +285,14 @@ describe('lesson 02', { concurrency: true }, () => {
   });
 
   test("with no 'error' listener, EADDRINUSE kills the process: exit code 1, \"Unhandled 'error' event\"", LIMIT, async () => {
-    const { code, stderr } = await runChild(busyPortScript(false));
+    const { code, stderr } = await runScript(busyPortScript(false));
     assert.equal(code, 1, stderr);
     assert.match(stderr, /Unhandled 'error' event/);
     assert.match(stderr, /EADDRINUSE/);
   });
 
   test("with an 'error' listener, the same busy port is just an event and the process ends normally", LIMIT, async () => {
-    const { code, stdout, stderr } = await runChild(busyPortScript(true));
+    const { code, stdout, stderr } = await runScript(busyPortScript(true));
     assert.equal(code, 0, stderr);
     assert.equal(stdout, 'caught EADDRINUSE\n');
   });

@@ -8,9 +8,9 @@ import { performance } from 'node:perf_hooks';
 import { describe, test, type TestContext } from 'node:test';
 import { UsageError, finishConnection, usage } from '../shared/cli.ts';
 import { closed, readAll, readUntil } from '../shared/read.ts';
-import { HOST, connect, listen, mustCall, mustNotCall, nextConnection, onCleanup, refusedPort, sendWithoutReading } from '../shared/testing.ts';
+import { HOST, ONE_READ, connect, listen, mustCall, mustNotCall, nextConnection, onCleanup, refusedPort, sendWithoutReading } from '../shared/testing.ts';
 import { Timeline, type Side } from '../shared/timeline.ts';
-import { has, start } from '../../test/processes.ts';
+import { has, runScript, start } from '../../test/processes.ts';
 import {
   IDLE_NOTE, MAX_IDLE_MS, MAX_REQUEST, TOO_LONG, connectRefused, createRequestServer, exchange, flags, idleThenAsk, main, reply,
   resetMidRequest, writeWhileConnecting,
@@ -20,7 +20,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const MAJOR = Number(process.versions.node.split('.')[0]);
 /** One read from the kernel is at most this much (libuv's read buffer). */
-const READ = 64 * KiB;
 
 /** Listen on port 0, connect a client, and return both ends of the connection. */
 async function connected(t: TestContext, server: net.Server): Promise<{ client: net.Socket; socket: net.Socket }> {
@@ -83,15 +82,6 @@ function ssSkip(): string | false {
   if (process.platform !== 'linux') return 'reads the kernel timer with ss, which is Linux only';
   if (!has('ss')) return 'ss is not installed (apt-get install iproute2)';
   return false;
-}
-
-/** Run a Node script in a child process and resolve with its exit code and stderr. */
-async function runChild(code: string): Promise<{ exitCode: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const [exitCode] = (await once(child, 'close')) as [number | null];
-  return { exitCode, stderr };
 }
 
 describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
@@ -262,7 +252,7 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
   });
 
   test("allowHalfOpen false: without an 'error' listener, that late write crashes the process (EPIPE)", async () => {
-    const { exitCode, stderr } = await runChild(`
+    const { code: exitCode, stderr } = await runScript(`
       import net from 'node:net';
       const server = net.createServer((socket) => {
         socket.resume();
@@ -274,7 +264,7 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
         client.resume();
         client.end('hi');
       });
-    `);
+    `, { module: true });
     assert.equal(exitCode, 1, stderr);
     assert.match(stderr, /Unhandled 'error' event/);
     assert.match(stderr, /EPIPE/);
@@ -385,7 +375,7 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
     await sender.done; // the server kept reading (and dropping), so every byte could be sent
     assert.equal(sender.sent(), total);
     assert.ok(maxUnsent <= Buffer.byteLength(TOO_LONG), `the server held ${maxUnsent} B unsent, expected at most its refusal (${Buffer.byteLength(TOO_LONG)} B)`);
-    assert.ok(maxUnread <= socket.readableHighWaterMark + READ, `the server held ${maxUnread} B unread, expected at most ${socket.readableHighWaterMark} + ${READ}`);
+    assert.ok(maxUnread <= socket.readableHighWaterMark + ONE_READ, `the server held ${maxUnread} B unread, expected at most ${socket.readableHighWaterMark} + ${ONE_READ}`);
     const answer = readAll(client);
     client.resume(); // now the client reads
     client.end();
@@ -508,7 +498,7 @@ describe('lesson 03', { concurrency: true, timeout: 20_000 }, () => {
 
   test("a socket without an 'error' listener crashes the process when an error comes", async () => {
     const port = await refusedPort();
-    const { exitCode, stderr } = await runChild(`import net from 'node:net'; net.connect(${port}, '${HOST}');`);
+    const { code: exitCode, stderr } = await runScript(`import net from 'node:net'; net.connect(${port}, '${HOST}');`, { module: true });
     assert.equal(exitCode, 1);
     assert.match(stderr, /Unhandled 'error' event/);
     assert.match(stderr, /ECONNREFUSED/);

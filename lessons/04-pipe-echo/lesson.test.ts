@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../shared/cli.ts';
 import { closed, readAll, readUntil } from '../shared/read.ts';
 import { HOST, connect, listen, mustCall, nextConnection, onCleanup } from '../shared/testing.ts';
-import { start } from '../../test/processes.ts';
+import { has, start } from '../../test/processes.ts';
 import {
   MAX_MIB, READ, createNaiveEcho, createPipeEcho, createPipelineEcho, fastSenderSlowReader, main, roundTrip, type BufferReport,
 } from './lesson.ts';
@@ -306,13 +306,9 @@ describe('lesson 04', { concurrency: true, timeout: 60_000 }, () => {
 
   // ── Real tools, as the README tells learners to use them ───────────────────
 
-  function hasTool(name: string): boolean {
-    return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
-  }
-
   function ncSkip(): string | false {
     if (process.platform === 'win32') return 'needs a POSIX shell';
-    if (!hasTool('nc')) return 'nc is not installed (apt-get install netcat-openbsd)';
+    if (!has('nc')) return 'nc is not installed (apt-get install netcat-openbsd)';
     const help = spawnSync('nc', ['-h'], { encoding: 'utf8' });
     if (!`${help.stdout}${help.stderr}`.includes('-N')) return 'this nc has no -N flag (the README uses netcat-openbsd)';
     return false;
@@ -320,7 +316,7 @@ describe('lesson 04', { concurrency: true, timeout: 60_000 }, () => {
 
   function socatSkip(): string | false {
     if (process.platform === 'win32') return 'needs a POSIX shell';
-    return hasTool('socat') ? false : 'socat is not installed (apt-get install socat)';
+    return has('socat') ? false : 'socat is not installed (apt-get install socat)';
   }
 
   /** Run a shell command that copies `file` to `copy` through the echo, then cmp them. */

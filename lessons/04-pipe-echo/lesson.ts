@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { pipeline } from 'node:stream';
-import { UsageError, listening, positiveInt, serve, type FlagSpec, type LessonOptions } from '../shared/cli.ts';
+import { listening, positiveInt, serve, type FlagSpec, type LessonOptions } from '../shared/cli.ts';
 import { closed, readAll } from '../shared/read.ts';
 import { Timeline } from '../shared/timeline.ts';
 

@@ -17,7 +17,6 @@ import {
   createLineServer, createSplitSender, drawnLineServer, flags, main, measure, receiveSplit, serveNote, writeCase, type Case, type Measurement, type Tally,
 } from './lesson.ts';
 
-const MAX_CHUNK = 64 * 1024; // one read of libuv's buffer
 /** For tests that wait for the server: if the lesson is broken, fail instead of hanging. */
 const WAITS = { timeout: 30_000 };
 
@@ -164,7 +163,7 @@ describe('the four ways of writing, measured once on a reader that reads as soon
     assert.equal(m.writes, 1);
     assert.equal(m.bytes, LARGE_WRITE_BYTES);
     assert.ok(m.events > 1, `1 MiB arrived as ${m.events} 'data' event(s)`);
-    assert.ok(m.largest <= MAX_CHUNK, `largest 'data' chunk: ${m.largest} bytes`);
+    assert.ok(m.largest <= ONE_READ, `largest 'data' chunk: ${m.largest} bytes`);
   });
 
   test('the sender merges too, with Nagle off: writes in one tick leave the client as fewer data segments than writes, one per turn as one each', { skip: segmentsMissing }, (t) => {
@@ -329,16 +328,16 @@ test('LineDecoder: a line with no newline is refused as soon as the buffered byt
 });
 
 test('LineDecoder: a 10 MiB line without a newline fails within the first 64 KiB past the limit', () => {
-  const decoder = new LineDecoder({ maxBytes: MAX_CHUNK });
-  const chunk = Buffer.alloc(MAX_CHUNK, 'x');
+  const decoder = new LineDecoder({ maxBytes: ONE_READ });
+  const chunk = Buffer.alloc(ONE_READ, 'x');
   let fed = 0;
   assert.throws(() => {
     for (; fed < 10 * 1024 * 1024; fed += chunk.length) {
       pushed(decoder, chunk);
-      assert.ok(decoder.pendingBytes <= MAX_CHUNK, `buffered ${decoder.pendingBytes} bytes`);
+      assert.ok(decoder.pendingBytes <= ONE_READ, `buffered ${decoder.pendingBytes} bytes`);
     }
   }, FrameTooLargeError);
-  assert.equal(fed, MAX_CHUNK, 'refused on the second 64 KiB chunk');
+  assert.equal(fed, ONE_READ, 'refused on the second 64 KiB chunk');
 });
 
 test('LineDecoder: after refusing a line it refuses all further input', () => {
