@@ -280,6 +280,13 @@ export class Check<M> {
         { expected: 'listen(0, …)', actual: `listen(${asked.port}, …)` },
       );
     }
+    // A name like 'localhost' can look right here and not elsewhere.
+    if (asked?.host !== undefined && net.isIP(asked.host) === 0) {
+      fail(
+        `your server asked to listen on ${show(asked.host)}, a name: here it resolved to ${address.address}, but on other machines it can resolve to ::1 (IPv6), where clients of 127.0.0.1 find nothing — pass the address itself: server.listen(0, '${HOST}')`,
+        { expected: `listen(0, '${HOST}')`, actual: `listen(…, ${show(asked.host)})` },
+      );
+    }
     return address;
   }
 
