@@ -17,7 +17,7 @@ import { UsageError } from '../../lessons/shared/cli.ts';
 import { quietWhenStdoutCloses } from './report.ts';
 import { isDone, type Progress } from './progress.ts';
 // Only the isolated runner: the parent process never loads the harness itself.
-import { CheckWorker, type IsolatedOptions } from '../../lessons/shared/check/isolated.ts';
+import { runIsolated, type CheckWorker, type IsolatedOptions } from '../../lessons/shared/check/isolated.ts';
 import type { CheckResult, StepResult } from '../../lessons/shared/check/results.ts';
 
 quietWhenStdoutCloses();
@@ -159,13 +159,9 @@ export async function checkExercise(
   lesson: Lesson,
   file = exerciseFile(lesson),
   options: IsolatedOptions = {},
-  worker = new CheckWorker(),
+  worker?: CheckWorker,
 ): Promise<CheckResult> {
-  try {
-    return await worker.run(checkFile(lesson), file, options);
-  } finally {
-    await worker.close();
-  }
+  return runIsolated(checkFile(lesson), file, options, worker);
 }
 
 /**

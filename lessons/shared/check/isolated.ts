@@ -270,11 +270,15 @@ function failed(file: string, steps: StepResult[], name: string, message: string
 }
 
 /**
- * Run the check in `checkFile` against the learner's `file` in a new worker,
- * then stop the worker. What the commands use.
+ * Run the check in `checkFile` against the learner's `file` in a worker (a new
+ * one, or one started earlier to save its start-up time), then stop the worker.
  */
-export async function runIsolated(checkFile: string, learnerFile: string, options: IsolatedOptions = {}): Promise<CheckResult> {
-  const worker = new CheckWorker(options.memoryMb);
+export async function runIsolated(
+  checkFile: string,
+  learnerFile: string,
+  options: IsolatedOptions = {},
+  worker = new CheckWorker(options.memoryMb),
+): Promise<CheckResult> {
   try {
     return await worker.run(checkFile, learnerFile, options);
   } finally {
