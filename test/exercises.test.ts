@@ -29,7 +29,7 @@ import {
   stubFile,
   type ExerciseLesson,
 } from '../scripts/lib/exercises.ts';
-import { ROOT, run, start } from './processes.ts';
+import { ROOT, assertOneLine, run, start } from './processes.ts';
 import { main as check } from '../scripts/check.ts';
 import { main as hint } from '../scripts/hint.ts';
 import { main as next } from '../scripts/next.ts';
@@ -84,13 +84,6 @@ function assertNothingLeft(result: CheckResult): void {
     [],
     `left open after the check: ${result.leftOpen.join(', ')}`,
   );
-}
-
-/** A one-line error: no stack frames, no multi-line dumps. */
-function assertOneLine(stderr: string): void {
-  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
-  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
-  assert.doesNotMatch(stderr, /^\s+at /m);
 }
 
 // ── the commands ──────────────────────────────────────────────────────────

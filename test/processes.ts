@@ -1,5 +1,6 @@
 // Run the workbook's commands as a learner would, in child processes, and
 // wait for their output or exit — never for a fixed time.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
@@ -109,6 +110,13 @@ export async function runScript(script: string, { module = false } = {}): Promis
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   return { code, signal, stdout, stderr };
+}
+
+/** A one-line error: no stack frames, no multi-line dumps. */
+export function assertOneLine(stderr: string): void {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  assert.doesNotMatch(stderr, /^\s+at /m);
 }
 
 /** True when a command is on the PATH. */

@@ -5,19 +5,12 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { LESSONS, findLesson, folderName } from '../lessons/catalog.ts';
-import { ROOT, run, runLessonInWorker } from './processes.ts';
+import { ROOT, assertOneLine, run, runLessonInWorker } from './processes.ts';
 
 const LESSON_FILES = ['README.md', 'lesson.ts', 'lesson.test.ts'];
 
 function numberedFolders(): string[] {
   return readdirSync(path.join(ROOT, 'lessons')).filter((name) => /^\d/.test(name)).sort();
-}
-
-/** A one-line error: no stack frames, no multi-line dumps. */
-function assertOneLine(stderr: string): void {
-  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
-  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
-  assert.doesNotMatch(stderr, /^\s+at /m);
 }
 
 test('lesson numbers are two digits, contiguous from 00, and names are unique', () => {
