@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe as suite, test } from 'node:test';
 import { DEFAULT_HOST, LessonError, UsageError, isLoopback, listening, parseLessonArgs } from '../lessons/shared/cli.ts';
-import { readAll } from '../lessons/shared/read.ts';
+import { closed, readAll } from '../lessons/shared/read.ts';
 import { HOST, connect, listen, refusedPort, unboundUdpPort } from '../lessons/shared/testing.ts';
 import { Timeline, describe, width } from '../lessons/shared/timeline.ts';
 
@@ -232,5 +232,23 @@ suite('ports.ts', () => {
     socket.bind(port, HOST);
     await once(socket, 'listening');
     await new Promise<void>((resolve) => socket.close(() => resolve()));
+  });
+});
+
+suite('read.ts', () => {
+  test("closed() resolves with hadError on 'close', and at once for a socket that has closed already", async (t) => {
+    const server = net.createServer((socket) => socket.on('error', () => {}));
+    const port = await listen(t, server);
+    const clean = net.connect(port, HOST);
+    const broken = net.connect(port, HOST);
+    broken.on('error', () => {});
+    await Promise.all([once(clean, 'connect'), once(broken, 'connect')]);
+    const before = [closed(clean), closed(broken)]; // before 'close'
+    clean.destroy();
+    broken.destroy(new Error('broken on purpose'));
+    assert.deepEqual(await Promise.all(before), [false, true]);
+    // After 'close': a listener added now would wait for ever.
+    assert.equal(await closed(clean), false);
+    assert.equal(await closed(broken), true);
   });
 });

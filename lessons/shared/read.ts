@@ -40,7 +40,10 @@ export function readUntil(socket: net.Socket, done: (text: string) => boolean): 
 /**
  * Resolves on 'close' with its hadError flag. 'close' always comes last, error
  * or not, while events.once(socket, 'close') would reject on an 'error' first.
+ * A stream that has closed already resolves at once: its 'close' will not come again.
  */
 export function closed(socket: EventEmitter): Promise<boolean> {
+  const stream = socket as EventEmitter & { closed?: boolean; errored?: unknown };
+  if (stream.closed === true) return Promise.resolve(stream.errored != null);
   return new Promise((resolve) => socket.once('close', (hadError?: boolean) => resolve(hadError === true)));
 }
