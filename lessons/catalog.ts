@@ -102,6 +102,7 @@ export const LESSONS: readonly Lesson[] = [
         'wrong-no-deadline.ts': 'waiting for your shutdown() to destroy the connection that never closes, after graceMs',
         'wrong-fixed-deadline.ts': 'waiting for your shutdown() to destroy the connection that never closes, after graceMs',
         'wrong-idle-timeout.ts': 'waiting for your shutdown() to destroy the connection that never closes, after graceMs',
+        'wrong-timeout-event.ts': 'waiting for your shutdown() to destroy the connection that never closes, after graceMs',
         'wrong-timer.ts': 'checking that your graceMs timer is cleared once the server has closed',
         'wrong-no-close.ts': 'waiting for your shutdown() to call server.close()',
         'wrong-shared.ts': "checking that shutting down one server left another server's connection alone",

@@ -39,6 +39,8 @@ interface Side {
   late?: boolean;
   /** it was destroyed in the middle of a reply (Node still held part of it) */
   midReply?: boolean;
+  /** …by a 'timeout' listener: socket.setTimeout(), an idle timeout, not a deadline */
+  onIdleTimeout?: boolean;
   closedAt?: number;
 }
 
@@ -81,6 +83,12 @@ export default defineCheck<typeof Exercise>(async (c) => {
     c.name(socket, `the server's side of ${NAMES[role]}`);
     // Every way to cut a connection (destroy(), resetAndDestroy(), destroySoon()) calls destroy().
     // Node calls it too once both sides have sent their FIN: that one is a clean close.
+    // 'timeout' listeners run one after the other, in one go: a destroy() among them came from the idle timer.
+    let timingOut = false;
+    socket.prependListener('timeout', () => {
+      timingOut = true;
+      queueMicrotask(() => (timingOut = false));
+    });
     const destroy = socket.destroy;
     socket.destroy = function (this: net.Socket, ...args: Parameters<net.Socket['destroy']>) {
       if (side.destroyedAt === undefined && !(socket.writableFinished && socket.readableEnded)) {
@@ -88,6 +96,7 @@ export default defineCheck<typeof Exercise>(async (c) => {
         side.early = !graceOver;
         side.late = lateOver;
         side.midReply = socket.writableLength > 0;
+        side.onIdleTimeout = timingOut;
         changed.notify();
       }
       return destroy.apply(this, args);
@@ -288,6 +297,13 @@ export default defineCheck<typeof Exercise>(async (c) => {
     s.timeoutMessage = `the connection that never closes was never destroyed: destroy() what is still open graceMs after shutdown() was called`;
     await changed.until(() => side.destroyedAt !== undefined || lateOver);
     if (trickling) c.clearTimeout(trickling);
+    if (side.onIdleTimeout) {
+      // On a machine too busy to let the client's bytes in, an idle timeout can fire on time: caught here anyway.
+      fail(
+        `your shutdown() destroyed the connection that never closes from its 'timeout' event: socket.setTimeout() is an idle timeout, and each byte its client sends starts it again, so a client that keeps talking is never cut off. ` +
+          'Use one timer for the deadline: setTimeout(…, graceMs) when shutdown() is called, then destroy() what is still open',
+      );
+    }
     if (side.destroyedAt === undefined || side.late) {
       const when = side.destroyedAt === undefined ? `was still open ${(since() - GRACE_MS).toFixed(0)} ms` : `was destroyed only ${(side.destroyedAt - GRACE_MS).toFixed(0)} ms`;
       fail(
